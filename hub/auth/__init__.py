@@ -1,0 +1,1 @@
+"""Who is acting (principals) and what they may do (the access policy)."""

@@ -1,0 +1,1 @@
+"""Persistence: the engine, the embedded PostgreSQL, the models and migrations."""

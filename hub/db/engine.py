@@ -1,0 +1,31 @@
+"""The async engine and session factory, and turning a configured URL into one asyncpg accepts."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+ASYNC_DRIVER = "postgresql+asyncpg"
+
+
+def async_url(url: str) -> str:
+    """Accept ``postgres://``, ``postgresql://`` or ``postgresql+asyncpg://`` URLs."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"the hub needs a PostgreSQL URL, not {parsed.drivername!r}")
+    return parsed.set(drivername=ASYNC_DRIVER).render_as_string(hide_password=False)
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        # Server-side timeouts keep a stuck statement from holding a connection forever.
+        connect_args={"server_settings": {"application_name": "hub"}},
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

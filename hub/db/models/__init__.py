@@ -1,0 +1,23 @@
+"""SQLAlchemy models: one module per concept, all registered on one metadata."""
+
+from hub.db.models.access import AccessRecord
+from hub.db.models.audit import AuditEvent
+from hub.db.models.base import Base
+from hub.db.models.child import Child, ChildIdentity, GuardianConsent
+from hub.db.models.need import Need
+from hub.db.models.provider import Member, Provider, RoleGrant
+from hub.db.models.region import Region
+
+__all__ = [
+    "AccessRecord",
+    "AuditEvent",
+    "Base",
+    "Child",
+    "ChildIdentity",
+    "GuardianConsent",
+    "Member",
+    "Need",
+    "Provider",
+    "Region",
+    "RoleGrant",
+]

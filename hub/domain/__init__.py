@@ -1,0 +1,1 @@
+"""The rules of the hub. Nothing here imports Strawberry or Starlette."""
