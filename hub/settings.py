@@ -36,6 +36,7 @@ class Settings:
     max_page_size: int = 100
     default_page_size: int = 20
     db_pool_size: int = 10
+    id_hash_key: str | None = field(default=None, repr=False)
 
     @property
     def is_dev(self) -> bool:
@@ -58,6 +59,7 @@ class Settings:
             max_page_size=_int(env, "HUB_MAX_PAGE_SIZE", cls.max_page_size, minimum=1),
             default_page_size=_int(env, "HUB_DEFAULT_PAGE_SIZE", cls.default_page_size, minimum=1),
             db_pool_size=_int(env, "HUB_DB_POOL_SIZE", cls.db_pool_size, minimum=1),
+            id_hash_key=env.get("HUB_ID_HASH_KEY") or None,
         )
 
 

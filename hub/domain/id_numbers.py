@@ -41,7 +41,11 @@ def check_character(first17: str) -> str:
 def parse_id_number(raw: str) -> IdNumber:
     """Parse an 18-character number; raise ValueError with a reason a person can act on."""
     value = raw.strip().upper()
-    if len(value) != 18 or not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
+    if (
+        len(value) != 18
+        or not value[:17].isdigit()
+        or not (value[17].isdigit() or value[17] == "X")
+    ):
         raise ValueError("an ID number has 17 digits followed by a digit or X")
     if check_character(value[:17]) != value[17]:
         raise ValueError("the ID number's check character does not match")

@@ -4,6 +4,7 @@ from hub.db.models.access import AccessRecord
 from hub.db.models.audit import AuditEvent
 from hub.db.models.base import Base
 from hub.db.models.child import Child, ChildIdentity, GuardianConsent
+from hub.db.models.idempotency import IdempotencyKey
 from hub.db.models.need import Need
 from hub.db.models.provider import Member, Provider, RoleGrant
 from hub.db.models.region import Region
@@ -15,6 +16,7 @@ __all__ = [
     "Child",
     "ChildIdentity",
     "GuardianConsent",
+    "IdempotencyKey",
     "Member",
     "Need",
     "Provider",

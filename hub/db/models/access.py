@@ -20,7 +20,9 @@ class AccessRecord(Base):
         UUID(as_uuid=True), ForeignKey("children.id", ondelete="CASCADE"), index=True
     )
     accessed_at: Mapped[datetime] = created_at_column()
-    member_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("members.id"))
+    member_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("members.id")
+    )
     provider_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("providers.id"))
     client_id: Mapped[str | None] = mapped_column(String(100))
     purpose: Mapped[str] = mapped_column(String(200))

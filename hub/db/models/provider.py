@@ -22,9 +22,7 @@ from hub.vocabulary import NeedCategory, ProviderKind, ProviderStatus, Role
 
 class Provider(Base):
     __tablename__ = "providers"
-    __table_args__ = (
-        Index("ix_providers_jurisdictions", "jurisdictions", postgresql_using="gin"),
-    )
+    __table_args__ = (Index("ix_providers_jurisdictions", "jurisdictions", postgresql_using="gin"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
     name: Mapped[str] = mapped_column(String(200))

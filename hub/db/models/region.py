@@ -12,7 +12,9 @@ from hub.vocabulary import RegionLevel
 class Region(Base):
     __tablename__ = "regions"
     __table_args__ = (
-        CheckConstraint("code ~ '^[0-9]+$' AND length(code) IN (2, 4, 6, 9, 12)", name="code_shape"),
+        CheckConstraint(
+            "code ~ '^[0-9]+$' AND length(code) IN (2, 4, 6, 9, 12)", name="code_shape"
+        ),
     )
 
     code: Mapped[str] = mapped_column(region_code_type(), primary_key=True)

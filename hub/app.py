@@ -1,0 +1,59 @@
+"""The Starlette application: /graphql, health checks, and the database it runs on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from hub.db.engine import create_engine, session_factory
+from hub.db.location import resolve_database_url
+from hub.graphql_app import HubGraphQL
+from hub.health import healthz, readyz
+from hub.schema.root import build_schema
+from hub.secrets import id_hash_key
+from hub.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> Starlette:
+    """Build the application. Given an engine, it uses it and leaves its disposal to the caller."""
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        own_engine = engine is None
+        if engine is None:
+            # Starting the embedded server blocks for a second or two: keep it off the loop.
+            url = await asyncio.to_thread(resolve_database_url, settings)
+            active = create_engine(url, pool_size=settings.db_pool_size)
+        else:
+            active = engine
+        app.state.settings = settings
+        app.state.engine = active
+        app.state.sessions = session_factory(active)
+        app.state.id_hash_key = await asyncio.to_thread(id_hash_key, settings)
+        try:
+            yield
+        finally:
+            if own_engine:
+                await active.dispose()
+
+    graphql = HubGraphQL(
+        build_schema(),
+        graphql_ide="graphiql" if settings.is_dev else None,
+    )
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,90 @@
+"""Idempotency keys: a retried create returns the first result instead of creating twice.
+
+The key is claimed with an INSERT .. ON CONFLICT DO NOTHING inside the mutation's own
+transaction. A concurrent retry blocks on the unique index until the first transaction ends, then
+finds the committed row; if the first transaction rolled back, the retry proceeds as new. This
+holds across any number of hub processes because PostgreSQL, not Python, decides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.auth.principal import Principal
+from hub.db.models import IdempotencyKey
+from hub.domain.errors import DomainError, InvalidInput
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The first request with this key already happened; this is what it produced."""
+
+    result_id: str
+
+
+def request_fingerprint(operation: str, payload: dict[str, Any]) -> str:
+    canonical = json.dumps([operation, payload], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def actor_key(principal: Principal) -> str:
+    who = principal.client_id or str(principal.member_id)
+    return f"{principal.provider_id}:{who}"
+
+
+async def claim_key(
+    session: AsyncSession,
+    principal: Principal,
+    key: str,
+    operation: str,
+    payload: dict[str, Any],
+) -> Replay | None:
+    """Reserve ``key`` for this request, or return what its first use produced."""
+    if not key or len(key) > 200:
+        raise InvalidInput("an idempotency key has 1 to 200 characters", field="idempotencyKey")
+    fingerprint = request_fingerprint(operation, payload)
+    actor = actor_key(principal)
+    inserted = await session.execute(
+        insert(IdempotencyKey)
+        .values(actor=actor, key=key, operation=operation, fingerprint=fingerprint)
+        .on_conflict_do_nothing(index_elements=["actor", "key"])
+        .returning(IdempotencyKey.key)
+    )
+    if inserted.first() is not None:
+        return None
+    existing = (
+        await session.execute(
+            select(IdempotencyKey).where(IdempotencyKey.actor == actor, IdempotencyKey.key == key)
+        )
+    ).scalar_one()
+    if existing.fingerprint != fingerprint or existing.result_id is None:
+        raise IdempotencyKeyReused(
+            "this idempotency key was already used for a different request",
+            operation=existing.operation,
+        )
+    return Replay(result_id=existing.result_id)
+
+
+async def remember_result(
+    session: AsyncSession, principal: Principal, key: str, result_id: uuid.UUID | str
+) -> None:
+    existing = (
+        await session.execute(
+            select(IdempotencyKey).where(
+                IdempotencyKey.actor == actor_key(principal), IdempotencyKey.key == key
+            )
+        )
+    ).scalar_one()
+    existing.result_id = str(result_id)

@@ -1,0 +1,45 @@
+"""Jurisdictions are region-code prefixes; here they become index-friendly SQL ranges."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, and_, false, or_
+from sqlalchemy.orm import InstrumentedAttribute
+
+from hub.domain.errors import InvalidInput
+
+REGION_CODE_LENGTHS = (2, 4, 6, 9, 12)
+
+
+def validate_prefix(prefix: str, *, field: str = "jurisdiction") -> str:
+    value = prefix.strip()
+    if not value.isdigit() or len(value) not in REGION_CODE_LENGTHS:
+        raise InvalidInput(
+            "a jurisdiction is a region code of 2, 4, 6, 9 or 12 digits", field=field
+        )
+    return value
+
+
+def _upper_bound(prefix: str) -> str:
+    # Codes are digits compared bytewise ("C" collation), so bumping the last character gives
+    # the first string past every code that starts with the prefix ('9' becomes ':').
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def within(column: InstrumentedAttribute[str], prefixes: Iterable[str]) -> ColumnElement[bool]:
+    """Rows whose region code starts with any of ``prefixes`` (none: no rows)."""
+    ranges = [and_(column >= p, column < _upper_bound(p)) for p in prefixes]
+    if not ranges:
+        return false()
+    return ranges[0] if len(ranges) == 1 else or_(*ranges)
+
+
+def narrow(allowed: Iterable[str], requested: str | None) -> tuple[str, ...]:
+    """The part of ``allowed`` inside ``requested`` (all of ``allowed`` if none requested)."""
+    allowed = tuple(allowed)
+    if requested is None:
+        return allowed
+    if any(requested.startswith(p) for p in allowed):
+        return (requested,)
+    return tuple(p for p in allowed if p.startswith(requested))

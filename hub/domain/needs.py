@@ -1,0 +1,394 @@
+"""Needs in the register: reading them within one's reach, opening, updating and cancelling."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Select, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.auth.policy import Permission, jurisdictions_for, may
+from hub.auth.principal import Principal
+from hub.db.models import Child, Need
+from hub.domain import audit, idempotency
+from hub.domain.clock import today, utcnow
+from hub.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
+from hub.domain.jurisdiction import narrow, validate_prefix, within
+from hub.domain.pagination import Page, PageRequest, make_page
+from hub.domain.visibility import Tier, tier_for, visible_region
+from hub.vocabulary import ChildStatus, NeedCategory, NeedStatus, NeedUnit, Urgency
+
+DESCRIPTION_LIMIT = 2000
+REASON_LIMIT = 500
+MAX_QUANTITY = Decimal("100000000")
+
+
+class NeedOrder(StrEnum):
+    URGENCY = "urgency"  # most urgent first, then oldest: what a provider should pick up next
+    CHANGED = "changed"  # least recently changed first: a feed an integration pages through
+
+
+@dataclass(frozen=True)
+class NeedView:
+    id: uuid.UUID
+    child_id: uuid.UUID
+    region_code: str
+    county_code: str
+    category: NeedCategory
+    urgency: Urgency
+    status: NeedStatus
+    quantity: Decimal | None
+    unit: NeedUnit | None
+    due_date: date | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    tier: Tier
+    description: str | None = None
+    cancel_reason: str | None = None
+
+
+def view_of(need: Need, principal: Principal) -> NeedView:
+    tier = tier_for(principal, need.region_code)
+    return NeedView(
+        id=need.id,
+        child_id=need.child_id,
+        region_code=visible_region(need.region_code, tier),
+        county_code=need.region_code[:6],
+        category=need.category,
+        urgency=need.urgency,
+        status=need.status,
+        quantity=need.quantity,
+        unit=need.unit,
+        due_date=need.due_date,
+        version=need.version,
+        created_at=need.created_at,
+        updated_at=need.updated_at,
+        tier=tier,
+        description=need.description if tier.case_detail else None,
+        cancel_reason=need.cancel_reason if tier.case_detail else None,
+    )
+
+
+@dataclass(frozen=True)
+class NeedFilter:
+    jurisdiction: str | None = None
+    categories: tuple[NeedCategory, ...] = ()
+    urgencies: tuple[Urgency, ...] = ()
+    statuses: tuple[NeedStatus, ...] = ()
+    due_before: date | None = None
+    changed_since: datetime | None = None
+    order: NeedOrder = NeedOrder.URGENCY
+
+
+def _readable(principal: Principal) -> tuple[str, ...]:
+    return jurisdictions_for(principal, Permission.READ_REGISTER)
+
+
+async def needs_by_ids(
+    session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, NeedView]:
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    rows = await session.scalars(
+        select(Need).where(Need.id.in_(wanted), within(Need.region_code, _readable(principal)))
+    )
+    return {need.id: view_of(need, principal) for need in rows}
+
+
+async def needs_of_children(
+    session: AsyncSession,
+    principal: Principal,
+    child_ids: Iterable[uuid.UUID],
+    statuses: tuple[NeedStatus, ...] = (),
+) -> dict[uuid.UUID, list[NeedView]]:
+    """Each child's needs, most urgent first, within the principal's reach."""
+    wanted = list(set(child_ids))
+    grouped: dict[uuid.UUID, list[NeedView]] = {child_id: [] for child_id in wanted}
+    if not wanted:
+        return grouped
+    query = select(Need).where(
+        Need.child_id.in_(wanted), within(Need.region_code, _readable(principal))
+    )
+    if statuses:
+        query = query.where(Need.status.in_(statuses))
+    for need in await session.scalars(query.order_by(Need.urgency, Need.created_at, Need.id)):
+        grouped[need.child_id].append(view_of(need, principal))
+    return grouped
+
+
+def _order_key(order: NeedOrder) -> tuple[Any, ...]:
+    if order is NeedOrder.CHANGED:
+        return (Need.updated_at, Need.id)
+    return (Need.urgency, Need.created_at, Need.id)
+
+
+def cursor_kind(order: NeedOrder) -> str:
+    return f"need.{order.value}"
+
+
+def cursor_arity(order: NeedOrder) -> int:
+    return len(_order_key(order))
+
+
+def _after(order: NeedOrder, after: tuple[Any, ...]) -> Any:
+    try:
+        if order is NeedOrder.CHANGED:
+            values: tuple[Any, ...] = (datetime.fromisoformat(after[0]), uuid.UUID(after[1]))
+        else:
+            values = (Urgency(after[0]), datetime.fromisoformat(after[1]), uuid.UUID(after[2]))
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("the cursor is malformed", field="after") from exc
+    return tuple_(*_order_key(order)) > tuple_(*values)
+
+
+def _cursor_key(order: NeedOrder, need: NeedView) -> tuple[Any, ...]:
+    if order is NeedOrder.CHANGED:
+        return (need.updated_at.isoformat(), str(need.id))
+    return (need.urgency.value, need.created_at.isoformat(), str(need.id))
+
+
+def _filtered(principal: Principal, where: NeedFilter) -> Select[Need]:
+    requested = validate_prefix(where.jurisdiction) if where.jurisdiction else None
+    query = select(Need).where(within(Need.region_code, narrow(_readable(principal), requested)))
+    if where.categories:
+        query = query.where(Need.category.in_(where.categories))
+    if where.urgencies:
+        query = query.where(Need.urgency.in_(where.urgencies))
+    if where.statuses:
+        query = query.where(Need.status.in_(where.statuses))
+    if where.due_before is not None:
+        query = query.where(Need.due_date < where.due_before)
+    if where.changed_since is not None:
+        query = query.where(Need.updated_at > where.changed_since)
+    return query
+
+
+async def list_needs(
+    session: AsyncSession, principal: Principal, where: NeedFilter, page: PageRequest
+) -> Page[NeedView]:
+    query = _filtered(principal, where)
+    if page.after is not None:
+        query = query.where(_after(where.order, page.after))
+    rows = await session.scalars(query.order_by(*_order_key(where.order)).limit(page.first + 1))
+    views = [view_of(need, principal) for need in rows]
+    return make_page(
+        views, page, cursor_kind(where.order), lambda view: _cursor_key(where.order, view)
+    )
+
+
+# --- writes -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewNeed:
+    child_id: uuid.UUID
+    category: NeedCategory
+    urgency: Urgency
+    description: str
+    quantity: Decimal | None = None
+    unit: NeedUnit | None = None
+    due_date: date | None = None
+
+
+@dataclass(frozen=True)
+class NeedPatch:
+    id: uuid.UUID
+    version: int
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+EDITABLE_FIELDS = ("category", "urgency", "description", "quantity", "unit", "due_date")
+
+
+def _check_description(description: str) -> str:
+    cleaned = description.strip()
+    if not cleaned:
+        raise InvalidInput("describe the need", field="description")
+    if len(cleaned) > DESCRIPTION_LIMIT:
+        raise InvalidInput(
+            f"a description has at most {DESCRIPTION_LIMIT} characters", field="description"
+        )
+    return cleaned
+
+
+def _check_quantity(quantity: Decimal | None, unit: NeedUnit | None) -> None:
+    if (quantity is None) != (unit is None):
+        raise InvalidInput(
+            "a divisible need has both a quantity and a unit; an indivisible one has neither",
+            field="quantity" if quantity is None else "unit",
+        )
+    if quantity is None:
+        return
+    try:
+        valid = quantity.is_finite() and quantity == quantity.quantize(Decimal("0.01"))
+    except InvalidOperation:
+        valid = False
+    if not valid:
+        raise InvalidInput("a quantity has at most two decimal places", field="quantity")
+    if quantity <= 0 or quantity >= MAX_QUANTITY:
+        raise InvalidInput("a quantity is positive and below 100,000,000", field="quantity")
+
+
+def _check_due_date(due_date: date | None) -> None:
+    if due_date is not None and due_date < today():
+        raise InvalidInput("the due date is in the past", field="dueDate")
+
+
+async def open_need(
+    session: AsyncSession,
+    principal: Principal,
+    data: NewNeed,
+    *,
+    idempotency_key: str | None = None,
+) -> NeedView:
+    if not may(principal, Permission.WRITE_REGISTER):
+        raise Forbidden("opening needs is for officials")
+    if idempotency_key is not None:
+        replay = await idempotency.claim_key(
+            session, principal, idempotency_key, "openNeed", dict(data.__dict__)
+        )
+        if replay is not None:
+            need = await session.get(Need, uuid.UUID(replay.result_id))
+            if need is None:
+                raise NotFound("the need created by the first request no longer exists")
+            return view_of(need, principal)
+    child = await session.scalar(
+        select(Child).where(
+            Child.id == data.child_id, within(Child.region_code, _readable(principal))
+        )
+    )
+    if child is None:
+        raise NotFound("no such child", field="childId")
+    if not may(principal, Permission.WRITE_REGISTER, child.region_code):
+        raise Forbidden("opening needs for this child is for officials of its region")
+    if child.status is not ChildStatus.ACTIVE:
+        raise Conflict("the child's record was merged into another; open the need there")
+    description = _check_description(data.description)
+    _check_quantity(data.quantity, data.unit)
+    _check_due_date(data.due_date)
+    need = Need(
+        id=uuid.uuid4(),
+        child_id=child.id,
+        region_code=child.region_code,
+        category=data.category,
+        urgency=data.urgency,
+        description=description,
+        quantity=data.quantity,
+        unit=data.unit,
+        due_date=data.due_date,
+        opened_by_provider_id=principal.provider_id,
+    )
+    session.add(need)
+    await session.flush()
+    audit.record(
+        session,
+        principal,
+        "need.opened",
+        "need",
+        need.id,
+        {
+            "child_id": str(child.id),
+            "category": data.category.value,
+            "urgency": data.urgency.value,
+            "quantity": None if data.quantity is None else str(data.quantity),
+            "unit": None if data.unit is None else data.unit.value,
+        },
+    )
+    if idempotency_key is not None:
+        await idempotency.remember_result(session, principal, idempotency_key, need.id)
+    await session.refresh(need)
+    return view_of(need, principal)
+
+
+async def _locked_need(session: AsyncSession, principal: Principal, need_id: uuid.UUID) -> Need:
+    need = await session.scalar(
+        select(Need)
+        .where(Need.id == need_id, within(Need.region_code, _readable(principal)))
+        .with_for_update()
+    )
+    if need is None:
+        raise NotFound("no such need")
+    if not may(principal, Permission.WRITE_REGISTER, need.region_code):
+        raise Forbidden("changing this need is for officials of its region")
+    return need
+
+
+def _check_version(need: Need, version: int) -> None:
+    if need.version != version:
+        raise StaleVersion("the need was changed since you read it", current_version=need.version)
+
+
+async def update_need(session: AsyncSession, principal: Principal, patch: NeedPatch) -> NeedView:
+    need = await _locked_need(session, principal, patch.id)
+    _check_version(need, patch.version)
+    if need.status is not NeedStatus.OPEN:
+        raise Conflict(f"only an open need can be changed; this one is {need.status.value}")
+    changes = dict(patch.changes)
+    if set(changes) - set(EDITABLE_FIELDS):
+        raise InvalidInput(
+            f"these fields cannot be changed: {sorted(set(changes) - set(EDITABLE_FIELDS))}"
+        )
+    if not changes:
+        raise InvalidInput("nothing to change")
+    for name in ("category", "urgency", "description"):
+        if name in changes and changes[name] is None:
+            raise InvalidInput(f"{name} cannot be cleared", field=name)
+    if "description" in changes:
+        changes["description"] = _check_description(changes["description"])
+    _check_quantity(changes.get("quantity", need.quantity), changes.get("unit", need.unit))
+    if "due_date" in changes:
+        _check_due_date(changes["due_date"])
+    for name, value in changes.items():
+        setattr(need, name, value)
+    need.version += 1
+    need.updated_at = utcnow()
+    audit.record(
+        session,
+        principal,
+        "need.updated",
+        "need",
+        need.id,
+        {"version": need.version, "changes": {k: _plain(v) for k, v in changes.items()}},
+    )
+    await session.flush()
+    return view_of(need, principal)
+
+
+async def cancel_need(
+    session: AsyncSession, principal: Principal, need_id: uuid.UUID, version: int, reason: str
+) -> NeedView:
+    need = await _locked_need(session, principal, need_id)
+    _check_version(need, version)
+    cleaned = reason.strip()
+    if not cleaned or len(cleaned) > REASON_LIMIT:
+        raise InvalidInput(f"give a reason of 1 to {REASON_LIMIT} characters", field="reason")
+    if need.status in (NeedStatus.CANCELLED, NeedStatus.FULFILLED):
+        raise Conflict(f"a {need.status.value} need cannot be cancelled")
+    need.status = NeedStatus.CANCELLED
+    need.cancel_reason = cleaned
+    need.version += 1
+    need.updated_at = utcnow()
+    audit.record(
+        session,
+        principal,
+        "need.cancelled",
+        "need",
+        need.id,
+        {"version": need.version, "reason": cleaned},
+    )
+    await session.flush()
+    return view_of(need, principal)
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (int, str, bool)):
+        return value
+    return str(value)

@@ -1,0 +1,59 @@
+"""The region tree. Region names and codes are public knowledge: any principal may read them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.db.models import Region
+from hub.domain.errors import InvalidInput
+from hub.domain.jurisdiction import validate_prefix
+from hub.domain.pagination import Page, PageRequest, make_page
+from hub.vocabulary import RegionLevel
+
+CURSOR_KIND = "region"
+
+
+@dataclass(frozen=True)
+class RegionView:
+    code: str
+    name: str
+    level: RegionLevel
+    parent_code: str | None
+
+
+def _view(region: Region) -> RegionView:
+    return RegionView(region.code, region.name, region.level, region.parent_code)
+
+
+async def regions_by_codes(session: AsyncSession, codes: Iterable[str]) -> dict[str, RegionView]:
+    wanted = list(set(codes))
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(Region).where(Region.code.in_(wanted)))
+    return {region.code: _view(region) for region in rows}
+
+
+async def list_regions(
+    session: AsyncSession, parent_code: str | None, page: PageRequest
+) -> Page[RegionView]:
+    """The regions directly under ``parent_code``, or the provinces when it is None."""
+    query = select(Region)
+    if parent_code is None:
+        query = query.where(Region.parent_code.is_(None))
+    else:
+        query = query.where(Region.parent_code == validate_prefix(parent_code, field="parentCode"))
+    if page.after is not None:
+        query = query.where(Region.code > str(page.after[0]))
+    rows = (await session.scalars(query.order_by(Region.code).limit(page.first + 1))).all()
+    return make_page([_view(r) for r in rows], page, CURSOR_KIND, lambda view: (view.code,))
+
+
+def ancestor_codes(code: str) -> list[str]:
+    """Codes of the regions above ``code``, province first."""
+    if RegionLevel.for_code(code) is None:
+        raise InvalidInput("not a region code", field="code")
+    return [code[:n] for n in (2, 4, 6, 9) if n < len(code)]

@@ -1,0 +1,1 @@
+"""Thin resolvers: parse input, call the domain, map its results to schema types."""

@@ -1,0 +1,105 @@
+"""Per-request DataLoaders: nested fields load in batches, one statement per kind per level.
+
+Each batch opens its own short session, because sibling fields resolve concurrently and an
+AsyncSession must not be shared between concurrent tasks. Loaders belong to one request, so
+they see with that request's principal.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.dataloader import DataLoader
+
+from hub.auth.principal import Principal
+from hub.domain import children, identity, needs, providers, regions
+from hub.domain.children import ChildView
+from hub.domain.identity import IdentityView
+from hub.domain.needs import NeedView
+from hub.domain.providers import ProviderView
+from hub.domain.regions import RegionView
+from hub.vocabulary import NeedStatus
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _by_key(
+    sessions: async_sessionmaker[AsyncSession],
+    fetch: Callable[[AsyncSession, list[K]], Awaitable[dict[K, V]]],
+) -> DataLoader[K, V | None]:
+    async def batch(keys: Sequence[K]) -> list[V | None]:
+        async with sessions() as session:
+            found = await fetch(session, list(keys))
+        return [found.get(key) for key in keys]
+
+    return DataLoader(load_fn=batch)
+
+
+@dataclass
+class RequestLoaders:
+    region: DataLoader[str, RegionView | None]
+    child: DataLoader[uuid.UUID, ChildView | None]
+    need: DataLoader[uuid.UUID, NeedView | None]
+    provider: DataLoader[uuid.UUID, ProviderView | None]
+    needs_of_child: DataLoader[tuple[uuid.UUID, tuple[NeedStatus, ...]], list[NeedView]]
+    identity: DataLoader[tuple[uuid.UUID, str], IdentityView | None]
+
+
+def build_loaders(
+    sessions: async_sessionmaker[AsyncSession], principal: Principal | None
+) -> RequestLoaders:
+    def as_principal(
+        fetch: Callable[[AsyncSession, Principal, list[K]], Awaitable[dict[K, V]]],
+    ) -> Callable[[AsyncSession, list[K]], Awaitable[dict[K, V]]]:
+        async def run(session: AsyncSession, keys: list[K]) -> dict[K, V]:
+            if principal is None:
+                return {}
+            return await fetch(session, principal, keys)
+
+        return run
+
+    async def needs_of_children(
+        keys: Sequence[tuple[uuid.UUID, tuple[NeedStatus, ...]]],
+    ) -> list[list[NeedView]]:
+        if principal is None:
+            return [[] for _ in keys]
+        by_statuses: dict[tuple[NeedStatus, ...], list[uuid.UUID]] = defaultdict(list)
+        for child_id, statuses in keys:
+            by_statuses[statuses].append(child_id)
+        found: dict[tuple[uuid.UUID, tuple[NeedStatus, ...]], list[NeedView]] = {}
+        async with sessions() as session:
+            for statuses, child_ids in by_statuses.items():
+                grouped = await needs.needs_of_children(session, principal, child_ids, statuses)
+                found.update({(cid, statuses): views for cid, views in grouped.items()})
+        return [found.get(key, []) for key in keys]
+
+    async def identities(
+        keys: Sequence[tuple[uuid.UUID, str]],
+    ) -> list[IdentityView | None]:
+        if principal is None:
+            return [None for _ in keys]
+        by_purpose: dict[str, list[uuid.UUID]] = defaultdict(list)
+        for child_id, purpose in keys:
+            by_purpose[purpose].append(child_id)
+        found: dict[tuple[uuid.UUID, str], IdentityView] = {}
+        # The access records commit with the read, in one transaction.
+        async with sessions.begin() as session:
+            for purpose, child_ids in by_purpose.items():
+                views = await identity.read_identities(session, principal, child_ids, purpose)
+                found.update({(cid, purpose): view for cid, view in views.items()})
+        return [found.get(key) for key in keys]
+
+    return RequestLoaders(
+        region=_by_key(sessions, regions.regions_by_codes),
+        child=_by_key(sessions, as_principal(children.children_by_ids)),
+        need=_by_key(sessions, as_principal(needs.needs_by_ids)),
+        provider=_by_key(sessions, as_principal(providers.providers_by_ids)),
+        needs_of_child=DataLoader(load_fn=needs_of_children),
+        identity=DataLoader(load_fn=identities),
+    )

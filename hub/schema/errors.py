@@ -1,0 +1,71 @@
+"""Every error leaves with a stable ``extensions.code``; unexpected ones are masked and logged.
+
+Expected failures are ``DomainError``s and keep their message and code. Parse and validation
+errors from the GraphQL layer are the client's fault and say so. Anything else is an internal
+error: the client sees a generic message and a request id, the log gets the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from hub.domain.errors import DomainError
+
+logger = logging.getLogger("hub.errors")
+
+INTERNAL_MESSAGE = "Internal server error"
+
+
+def classify(error: GraphQLError, request_id: str | None) -> GraphQLError:
+    original = error.original_error
+    extensions: dict[str, Any] = dict(error.extensions or {})
+    if isinstance(original, DomainError):
+        extensions["code"] = original.code
+        extensions.update({k: v for k, v in original.details.items() if v is not None})
+        return _with(error, original.message, extensions)
+    if original is None or isinstance(original, GraphQLError):
+        if "code" not in extensions:
+            extensions["code"] = (
+                "BAD_USER_INPUT"
+                if error.message.startswith("Variable '$")
+                else "GRAPHQL_VALIDATION_FAILED"
+            )
+        return _with(error, error.message, extensions)
+    logger.error(
+        "internal error in %s (request %s)",
+        ".".join(str(p) for p in error.path or ()) or "operation",
+        request_id,
+        exc_info=original,
+    )
+    return _with(
+        error, INTERNAL_MESSAGE, {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+    )
+
+
+def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if not errors:
+            return
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", None)
+        result.errors = [classify(error, request_id) for error in errors]  # type: ignore[union-attr]

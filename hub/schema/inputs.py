@@ -1,0 +1,143 @@
+"""What clients send: filters for lists and the inputs of mutations.
+
+In update inputs a field left out keeps its value, and an explicit null clears it (where the
+field may be empty).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import strawberry
+
+from hub.vocabulary import (
+    ConsentScope,
+    Guardianship,
+    NeedCategory,
+    NeedStatus,
+    NeedUnit,
+    ProviderKind,
+    Sex,
+    Urgency,
+)
+
+
+@strawberry.input(description="Narrow a list of needs; every given condition must hold.")
+class NeedFilter:
+    jurisdiction: str | None = strawberry.field(
+        default=None, description="A region code; the region and everything below it."
+    )
+    categories: list[NeedCategory] | None = None
+    urgencies: list[Urgency] | None = None
+    statuses: list[NeedStatus] | None = None
+    due_before: date | None = None
+    changed_since: datetime | None = None
+
+
+@strawberry.input(description="Narrow a list of children; every given condition must hold.")
+class ChildFilter:
+    jurisdiction: str | None = None
+    guardianships: list[Guardianship] | None = strawberry.field(
+        default=None, description="Case detail: only for those who may see it."
+    )
+    with_open_needs: bool | None = None
+
+
+@strawberry.input
+class ProviderFilter:
+    kinds: list[ProviderKind] | None = None
+    category: NeedCategory | None = None
+    region: str | None = strawberry.field(
+        default=None, description="Providers whose jurisdictions overlap this region."
+    )
+
+
+@strawberry.input(description="The personal part of a new child's record.")
+class ChildIdentityInput:
+    full_name: str
+    id_number: str | None = strawberry.field(
+        default=None, description="18 characters; only a keyed hash and the last four are kept."
+    )
+    address: str | None = None
+    guardian_name: str | None = None
+    guardian_relation: str | None = None
+    guardian_phone: str | None = None
+
+
+@strawberry.input(description="A guardian's consent to share the child's data.")
+class ConsentInput:
+    covers: list[ConsentScope]
+    given_by: str
+    given_at: datetime
+
+
+@strawberry.input
+class RegisterChildInput:
+    region_code: str = strawberry.field(description="The child's village (12 digits).")
+    birth_date: date
+    guardianship: Guardianship
+    father_away: bool
+    mother_away: bool
+    identity: ChildIdentityInput
+    sex: Sex | None = None
+    parents_away_since: date | None = None
+    parents_work_location: str | None = None
+    school: str | None = None
+    consent: ConsentInput | None = None
+
+
+@strawberry.input
+class ChildIdentityPatch:
+    full_name: str | None = strawberry.UNSET
+    address: str | None = strawberry.UNSET
+    guardian_name: str | None = strawberry.UNSET
+    guardian_relation: str | None = strawberry.UNSET
+    guardian_phone: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class UpdateChildInput:
+    id: strawberry.ID
+    version: int = strawberry.field(description="The version you read; a stale one is refused.")
+    region_code: str | None = strawberry.UNSET
+    sex: Sex | None = strawberry.UNSET
+    guardianship: Guardianship | None = strawberry.UNSET
+    father_away: bool | None = strawberry.UNSET
+    mother_away: bool | None = strawberry.UNSET
+    parents_away_since: date | None = strawberry.UNSET
+    parents_work_location: str | None = strawberry.UNSET
+    school: str | None = strawberry.UNSET
+    identity: ChildIdentityPatch | None = strawberry.UNSET
+
+
+@strawberry.input
+class OpenNeedInput:
+    child_id: strawberry.ID
+    category: NeedCategory
+    urgency: Urgency
+    description: str
+    quantity: Decimal | None = strawberry.field(
+        default=None, description="For a divisible need: how much, with a unit."
+    )
+    unit: NeedUnit | None = None
+    due_date: date | None = None
+
+
+@strawberry.input
+class UpdateNeedInput:
+    id: strawberry.ID
+    version: int
+    category: NeedCategory | None = strawberry.UNSET
+    urgency: Urgency | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    quantity: Decimal | None = strawberry.UNSET
+    unit: NeedUnit | None = strawberry.UNSET
+    due_date: date | None = strawberry.UNSET
+
+
+@strawberry.input
+class CancelNeedInput:
+    id: strawberry.ID
+    version: int
+    reason: str

@@ -1,0 +1,18 @@
+"""What mutations return: the record as it now stands, for the caller to see."""
+
+from __future__ import annotations
+
+import strawberry
+
+from hub.schema.children import Child
+from hub.schema.needs import Need
+
+
+@strawberry.type
+class ChildPayload:
+    child: Child
+
+
+@strawberry.type
+class NeedPayload:
+    need: Need

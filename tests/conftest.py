@@ -1,0 +1,126 @@
+"""Test fixtures: one real PostgreSQL per test session, emptied before every test.
+
+By default the suite starts the embedded server in a temporary directory, as `hub demo` would.
+With HUB_TEST_DATABASE_URL (a server's maintenance database, e.g.
+postgresql://postgres@127.0.0.1:5432/postgres) it creates a fresh database on that server
+instead, and drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from hub.app import create_app
+from hub.db import migrate
+from hub.db.embedded import embedded_url
+from hub.db.engine import async_url, create_engine
+from hub.settings import Settings
+from tests.graphql import GraphQLClient
+from tests.world import World, build_world
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """A maintenance-database URL of the server the tests run against."""
+    configured = os.environ.get("HUB_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    data_dir = Path(tempfile.mkdtemp(prefix="hub-test-"))
+    try:
+        yield embedded_url(data_dir, database="postgres")
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def create_database(server: str, name: str) -> str:
+    admin = create_async_engine(async_url(server), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return make_url(async_url(server)).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(server: str, name: str) -> None:
+    admin = create_async_engine(async_url(server), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """A database migrated to head, private to this test session."""
+    name = f"hub_test_{uuid.uuid4().hex[:10]}"
+    url = await create_database(server_url, name)
+    await migrate.upgrade(url)
+    yield url
+    await drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+async def clean_database(request: pytest.FixtureRequest) -> None:
+    """Every test that touches the database starts from empty tables."""
+    if "engine" not in request.fixturenames:
+        return
+    engine: AsyncEngine = request.getfixturevalue("engine")
+    async with engine.begin() as connection:
+        tables = (
+            await connection.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                    " AND tablename <> 'alembic_version'"
+                )
+            )
+        ).scalars()
+        names = ", ".join(f'"{name}"' for name in tables)
+        if names:
+            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(env="dev", data_dir=tmp_path, id_hash_key="test-id-hash-key")
+
+
+@pytest.fixture
+async def http(engine: AsyncEngine, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, engine=engine)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://hub.test"
+        ) as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+def gql(http: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(http)
+
+
+@pytest.fixture
+async def world(engine: AsyncEngine) -> World:
+    return await build_world(engine)
