@@ -20,6 +20,7 @@ from hub.db.engine import create_engine
 from hub.db.location import resolve_database_url
 from hub.secrets import id_hash_key
 from hub.settings import Settings
+from hub.vocabulary import ProviderKind, Role
 
 cli = typer.Typer(help="The hub: one needs register for left-behind children, over GraphQL.")
 console = Console()
@@ -38,6 +39,8 @@ def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The embedded server's library narrates every command it runs; only its problems matter.
+    logging.getLogger("pgserver").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _migrated_url(settings: Settings) -> str:
@@ -113,20 +116,26 @@ def _print_summary(summary: object, settings: Settings) -> None:
         f"[bold]Demo data[/bold]: {summary.regions} regions, {summary.providers} providers, "
         f"{len(summary.members)} members, {summary.children} children, {summary.needs} needs."
     )
-    table = Table("login", "provider", "kind", "role", "jurisdiction")
+    table = Table("login", "role", "jurisdiction", "provider", "kind")
+    table.columns[0].no_wrap = True
     for member in summary.members:
         table.add_row(
             member.login,
-            member.provider_name,
-            member.provider_kind.value,
             member.role.value,
             member.jurisdiction,
+            member.provider_name,
+            member.provider_kind.value,
         )
     console.print(table)
-    coordinator = next(
-        (m for m in summary.members if m.role.value == "coordinator"), summary.members[0]
-    )
     county = summary.sample_county
+    # An NGO coordinator who works in the sample county, so the first query finds its needs.
+    coordinator = next(
+        m
+        for m in summary.members
+        if m.role is Role.COORDINATOR
+        and m.provider_kind is ProviderKind.NGO
+        and county.startswith(m.jurisdiction)
+    )
     query = (
         f'{{ needs(filter: {{jurisdiction: "{county}", statuses: [OPEN]}}, first: 5) '
         "{ edges { node { id category urgency status child { code ageBand region { name } } "

@@ -29,12 +29,7 @@ def classify(error: GraphQLError, request_id: str | None) -> GraphQLError:
         extensions.update({k: v for k, v in original.details.items() if v is not None})
         return _with(error, original.message, extensions)
     if original is None or isinstance(original, GraphQLError):
-        if "code" not in extensions:
-            extensions["code"] = (
-                "BAD_USER_INPUT"
-                if error.message.startswith("Variable '$")
-                else "GRAPHQL_VALIDATION_FAILED"
-            )
+        extensions.setdefault("code", _client_error_code(error.message))
         return _with(error, error.message, extensions)
     logger.error(
         "internal error in %s (request %s)",
@@ -45,6 +40,15 @@ def classify(error: GraphQLError, request_id: str | None) -> GraphQLError:
     return _with(
         error, INTERNAL_MESSAGE, {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
     )
+
+
+def _client_error_code(message: str) -> str:
+    # graphql-core words these consistently; the codes are the ones Apollo clients know.
+    if message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    if message.startswith("Variable '$"):
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"
 
 
 def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:

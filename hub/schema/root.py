@@ -7,9 +7,11 @@ resolvers, and the roots bind fields to them.
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from strawberry import relay
 from strawberry.extensions import SchemaExtension
 from strawberry.federation import Schema
+from strawberry.types import ExecutionContext
 
 import hub.schema.enums  # noqa: F401 - registers the vocabulary as GraphQL enums
 from hub.resolvers import children as child_fields
@@ -61,8 +63,15 @@ class Mutation:
     cancel_need: NeedPayload = strawberry.mutation(resolver=need_fields.cancel_need)
 
 
+class HubSchema(Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Expected failures are answers, not incidents: ErrorCodes logs the internal ones."""
+
+
 def build_schema(extra_extensions: list[type[SchemaExtension]] | None = None) -> Schema:
-    return Schema(
+    return HubSchema(
         query=Query,
         mutation=Mutation,
         types=[Region, Provider, Child, Need],

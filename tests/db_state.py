@@ -1,0 +1,30 @@
+"""What the database holds, for asserting that a refused request changed nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+async def snapshot(engine: AsyncEngine) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table (the tests' tables are small), by table name."""
+    state: dict[str, list[tuple[object, ...]]] = {}
+    async with engine.connect() as connection:
+        tables = (
+            await connection.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                    " AND tablename <> 'alembic_version' ORDER BY tablename"
+                )
+            )
+        ).scalars()
+        for table in list(tables):
+            rows = await connection.execute(text(f'SELECT * FROM "{table}"'))
+            state[table] = sorted((tuple(row) for row in rows), key=repr)
+    return state
+
+
+async def count(engine: AsyncEngine, table: str, where: str = "TRUE") -> int:
+    async with engine.connect() as connection:
+        value = await connection.scalar(text(f'SELECT count(*) FROM "{table}" WHERE {where}'))
+    return int(value or 0)

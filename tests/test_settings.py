@@ -1,0 +1,73 @@
+"""Configuration from HUB_* variables: defaults that work, and typos that fail at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.db.engine import async_url
+from hub.settings import Settings, SettingsError
+
+
+def test_defaults_need_no_configuration() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url is None  # the embedded server
+    assert settings.env == "prod"
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.max_page_size == 100
+    assert settings.data_dir.name == "hub"
+
+
+def test_every_variable_is_read() -> None:
+    settings = Settings.from_env(
+        {
+            "HUB_DATABASE_URL": "postgresql://hub@db:5432/hub",
+            "HUB_DATA_DIR": "~/hub-data",
+            "HUB_HOST": "0.0.0.0",
+            "HUB_PORT": "9000",
+            "HUB_ENV": "DEV",
+            "HUB_LOG_LEVEL": "debug",
+            "HUB_MAX_PAGE_SIZE": "50",
+            "HUB_DEFAULT_PAGE_SIZE": "10",
+            "HUB_DB_POOL_SIZE": "4",
+            "HUB_ID_HASH_KEY": "k",
+        }
+    )
+    assert settings.database_url == "postgresql://hub@db:5432/hub"
+    assert settings.data_dir == Path("~/hub-data").expanduser()
+    assert (settings.host, settings.port, settings.env) == ("0.0.0.0", 9000, "dev")
+    assert settings.log_level == "DEBUG"
+    assert (settings.max_page_size, settings.default_page_size, settings.db_pool_size) == (
+        50,
+        10,
+        4,
+    )
+    assert settings.id_hash_key == "k"
+    assert "id_hash_key" not in repr(settings)  # a secret stays out of logs
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("HUB_ENV", "staging", "HUB_ENV must be 'dev' or 'prod'"),
+        ("HUB_PORT", "eighty", "HUB_PORT must be a whole number"),
+        ("HUB_MAX_PAGE_SIZE", "0", "HUB_MAX_PAGE_SIZE must be at least 1"),
+    ],
+)
+def test_bad_values_fail_with_a_clear_message(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgres://u:p@h/db", "postgresql://u:p@h/db", "postgresql+asyncpg://u:p@h/db"],
+)
+def test_database_urls_in_every_common_spelling(url: str) -> None:
+    assert async_url(url) == "postgresql+asyncpg://u:p@h/db"
+
+
+def test_other_databases_are_refused() -> None:
+    with pytest.raises(ValueError, match="PostgreSQL"):
+        async_url("mysql://u:p@h/db")
