@@ -22,7 +22,7 @@ from hub.domain.clock import today, utcnow
 from hub.domain.errors import DomainError, Forbidden, InvalidInput, NotFound, StaleVersion
 from hub.domain.id_numbers import parse_id_number
 from hub.domain.jurisdiction import narrow, validate_prefix, within
-from hub.domain.pagination import Page, PageRequest, make_page
+from hub.domain.pagination import Page, PageRequest, make_page, text_value, typed_key
 from hub.domain.visibility import Tier, age_band, age_on, tier_for, visible_region
 from hub.vocabulary import ChildStatus, ConsentScope, Guardianship, NeedStatus, RegionLevel, Sex
 
@@ -42,13 +42,13 @@ class ChildView:
     region_code: str
     county_code: str
     age_band: str
-    sex: Sex | None
     status: ChildStatus
     version: int
     created_at: datetime
     updated_at: datetime
     tier: Tier
     birth_date: date | None = None
+    sex: Sex | None = None
     guardianship: Guardianship | None = None
     father_away: bool | None = None
     mother_away: bool | None = None
@@ -65,7 +65,6 @@ def view_of(child: Child, principal: Principal) -> ChildView:
         region_code=visible_region(child.region_code, tier),
         county_code=child.region_code[:6],
         age_band=age_band(child.birth_date, today()),
-        sex=child.sex,
         status=child.status,
         version=child.version,
         created_at=child.created_at,
@@ -77,6 +76,7 @@ def view_of(child: Child, principal: Principal) -> ChildView:
     return replace(
         view,
         birth_date=child.birth_date,
+        sex=child.sex,
         guardianship=child.guardianship,
         father_away=child.father_away,
         mother_away=child.mother_away,
@@ -110,7 +110,7 @@ async def children_by_ids(
 async def list_children(
     session: AsyncSession, principal: Principal, where: ChildFilter, page: PageRequest
 ) -> Page[ChildView]:
-    requested = validate_prefix(where.jurisdiction) if where.jurisdiction else None
+    requested = None if where.jurisdiction is None else validate_prefix(where.jurisdiction)
     prefixes = narrow(jurisdictions_for(principal, Permission.READ_REGISTER), requested)
     query = select(Child).where(within(Child.region_code, prefixes))
     if where.guardianships:
@@ -125,7 +125,8 @@ async def list_children(
         has_open = exists().where(Need.child_id == Child.id, Need.status == NeedStatus.OPEN)
         query = query.where(has_open if where.with_open_needs else ~has_open)
     if page.after is not None:
-        query = query.where(Child.code > str(page.after[0]))
+        (code,) = typed_key(page.after, text_value)
+        query = query.where(Child.code > code)
     rows = (await session.scalars(query.order_by(Child.code).limit(page.first + 1))).all()
     views = [view_of(child, principal) for child in rows]
     return make_page(views, page, CURSOR_KIND, lambda view: (view.code,))

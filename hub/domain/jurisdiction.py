@@ -14,7 +14,8 @@ REGION_CODE_LENGTHS = (2, 4, 6, 9, 12)
 
 def validate_prefix(prefix: str, *, field: str = "jurisdiction") -> str:
     value = prefix.strip()
-    if not value.isdigit() or len(value) not in REGION_CODE_LENGTHS:
+    # isdigit() alone would accept full-width and other non-ASCII digits.
+    if not (value.isascii() and value.isdigit()) or len(value) not in REGION_CODE_LENGTHS:
         raise InvalidInput(
             "a jurisdiction is a region code of 2, 4, 6, 9 or 12 digits", field=field
         )

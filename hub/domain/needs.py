@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -20,7 +20,7 @@ from hub.domain import audit, idempotency
 from hub.domain.clock import today, utcnow
 from hub.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
 from hub.domain.jurisdiction import narrow, validate_prefix, within
-from hub.domain.pagination import Page, PageRequest, make_page
+from hub.domain.pagination import Page, PageRequest, make_page, text_value, typed_key
 from hub.domain.visibility import Tier, tier_for, visible_region
 from hub.vocabulary import ChildStatus, NeedCategory, NeedStatus, NeedUnit, Urgency
 
@@ -139,14 +139,18 @@ def cursor_arity(order: NeedOrder) -> int:
 
 
 def _after(order: NeedOrder, after: tuple[Any, ...]) -> Any:
-    try:
-        if order is NeedOrder.CHANGED:
-            values: tuple[Any, ...] = (datetime.fromisoformat(after[0]), uuid.UUID(after[1]))
-        else:
-            values = (Urgency(after[0]), datetime.fromisoformat(after[1]), uuid.UUID(after[2]))
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput("the cursor is malformed", field="after") from exc
+    if order is NeedOrder.CHANGED:
+        values = typed_key(after, _instant, uuid.UUID)
+    else:
+        values = typed_key(after, Urgency, _instant, uuid.UUID)
     return tuple_(*_order_key(order)) > tuple_(*values)
+
+
+def _instant(value: Any) -> datetime:
+    parsed = datetime.fromisoformat(text_value(value))
+    if parsed.tzinfo is None:
+        raise ValueError("a cursor's time has a time zone")
+    return parsed
 
 
 def _cursor_key(order: NeedOrder, need: NeedView) -> tuple[Any, ...]:
@@ -156,7 +160,7 @@ def _cursor_key(order: NeedOrder, need: NeedView) -> tuple[Any, ...]:
 
 
 def _filtered(principal: Principal, where: NeedFilter) -> Select[Need]:
-    requested = validate_prefix(where.jurisdiction) if where.jurisdiction else None
+    requested = None if where.jurisdiction is None else validate_prefix(where.jurisdiction)
     query = select(Need).where(within(Need.region_code, narrow(_readable(principal), requested)))
     if where.categories:
         query = query.where(Need.category.in_(where.categories))
@@ -167,8 +171,19 @@ def _filtered(principal: Principal, where: NeedFilter) -> Select[Need]:
     if where.due_before is not None:
         query = query.where(Need.due_date < where.due_before)
     if where.changed_since is not None:
-        query = query.where(Need.updated_at > where.changed_since)
+        query = query.where(Need.updated_at > _as_utc(where.changed_since, "changedSince"))
     return query
+
+
+def _as_utc(moment: datetime, field: str) -> datetime:
+    if moment.tzinfo is None:
+        raise InvalidInput(
+            "give the time with a time zone, e.g. 2026-01-01T08:00:00+08:00", field=field
+        )
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInput("the time is out of range", field=field) from exc
 
 
 async def list_needs(

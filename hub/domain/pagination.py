@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -42,6 +42,20 @@ def decode_cursor(kind: str, cursor: str, arity: int) -> tuple[Any, ...]:
     if not isinstance(value, list) or len(value) != arity + 1 or value[0] != kind:
         raise InvalidInput("the cursor does not belong to this list", field="after")
     return tuple(value[1:])
+
+
+def typed_key(after: tuple[Any, ...], *parsers: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """Parse a decoded cursor's values; a forged cursor is bad input, never an internal error."""
+    try:
+        return tuple(parse(value) for parse, value in zip(parsers, after, strict=True))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise InvalidInput("the cursor is malformed", field="after") from exc
+
+
+def text_value(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("expected text")
+    return value
 
 
 def page_request(

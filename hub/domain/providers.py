@@ -14,7 +14,7 @@ from hub.auth.principal import Principal
 from hub.db.models import Provider
 from hub.domain.errors import Forbidden
 from hub.domain.jurisdiction import validate_prefix
-from hub.domain.pagination import Page, PageRequest, make_page
+from hub.domain.pagination import Page, PageRequest, make_page, text_value, typed_key
 from hub.vocabulary import NeedCategory, ProviderKind, ProviderStatus
 
 CURSOR_KIND = "provider"
@@ -75,19 +75,20 @@ async def list_providers(
         query = query.where(Provider.categories.contains([where.category]))
     if where.region is not None:
         region = validate_prefix(where.region, field="region")
-        jurisdiction = func.unnest(Provider.jurisdictions).column_valued("j")
+        # A provider works in the region if one of its jurisdictions is above, at or below it.
+        jurisdictions = func.unnest(Provider.jurisdictions).table_valued("j").render_derived()
+        prefix = jurisdictions.c.j
         overlapping = (
             select(literal(1))
-            .select_from(jurisdiction)
-            .where(or_(literal(region).startswith(jurisdiction), jurisdiction.startswith(region)))
+            .select_from(jurisdictions)
+            .where(or_(literal(region).startswith(prefix), prefix.startswith(region)))
             .exists()
         )
         query = query.where(overlapping)
     if page.after is not None:
-        name, provider_id = page.after
+        name, provider_id = typed_key(page.after, text_value, uuid.UUID)
         query = query.where(
-            (Provider.name > name)
-            | ((Provider.name == name) & (Provider.id > uuid.UUID(provider_id)))
+            (Provider.name > name) | ((Provider.name == name) & (Provider.id > provider_id))
         )
     rows = (
         await session.scalars(query.order_by(Provider.name, Provider.id).limit(page.first + 1))

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.db.models import Region
 from hub.domain.errors import InvalidInput
 from hub.domain.jurisdiction import validate_prefix
-from hub.domain.pagination import Page, PageRequest, make_page
+from hub.domain.pagination import Page, PageRequest, make_page, text_value, typed_key
 from hub.vocabulary import RegionLevel
 
 CURSOR_KIND = "region"
@@ -47,7 +47,8 @@ async def list_regions(
     else:
         query = query.where(Region.parent_code == validate_prefix(parent_code, field="parentCode"))
     if page.after is not None:
-        query = query.where(Region.code > str(page.after[0]))
+        (code,) = typed_key(page.after, text_value)
+        query = query.where(Region.code > code)
     rows = (await session.scalars(query.order_by(Region.code).limit(page.first + 1))).all()
     return make_page([_view(r) for r in rows], page, CURSOR_KIND, lambda view: (view.code,))
 

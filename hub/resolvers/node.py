@@ -8,6 +8,7 @@ import strawberry
 from strawberry import relay
 
 from hub.domain.errors import InvalidInput
+from hub.domain.jurisdiction import validate_prefix
 from hub.resolvers.ids import parse_global_id
 from hub.schema.children import Child
 from hub.schema.context import Info
@@ -22,7 +23,7 @@ async def resolve_node(info: Info, id: strawberry.ID) -> relay.Node | None:
     loaders = info.context.loaders
     key = global_id.node_id
     if global_id.type_name == "Region":
-        region = await loaders.region.load(key)
+        region = await loaders.region.load(validate_prefix(key, field="id"))
         return None if region is None else Region.from_view(region)
     try:
         node_uuid = uuid.UUID(key)

@@ -46,7 +46,6 @@ class Child(relay.Node):
     view: strawberry.Private[ChildView]
     code: str = strawberry.field(description="Pseudonymous register code.")
     age_band: str
-    sex: Sex | None
     status: ChildStatus
     version: int = strawberry.field(
         description="Send it back with an update; a stale one is refused."
@@ -54,6 +53,7 @@ class Child(relay.Node):
     created_at: datetime
     updated_at: datetime
     birth_date: date | None = strawberry.field(description="Case detail.")
+    sex: Sex | None = strawberry.field(description="Case detail.")
     guardianship: Guardianship | None = strawberry.field(description="Case detail.")
     school: str | None = strawberry.field(description="Case detail.")
     parents_absence: ParentsAbsence | None = strawberry.field(description="Case detail.")
