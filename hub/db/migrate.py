@@ -7,8 +7,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import hub
@@ -44,10 +44,13 @@ async def downgrade(url: str, revision: str = "base") -> None:
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
+    # Read the version table directly: Alembic's MigrationContext would log on every readiness
+    # probe. The hub keeps one linear history, so there is at most one row.
     async with engine.connect() as connection:
-        return await connection.run_sync(
-            lambda sync: MigrationContext.configure(sync).get_current_revision()
-        )
+        exists = await connection.scalar(text("SELECT to_regclass('alembic_version')"))
+        if exists is None:
+            return None
+        return await connection.scalar(text("SELECT version_num FROM alembic_version"))
 
 
 async def is_at_head(engine: AsyncEngine) -> bool:
