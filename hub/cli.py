@@ -16,7 +16,7 @@ from rich.table import Table
 
 from hub.app import create_app
 from hub.db import migrate as migrations
-from hub.db.engine import create_engine
+from hub.db.engine import UnsupportedServer, create_engine, ensure_supported_server
 from hub.db.location import resolve_database_url
 from hub.secrets import id_hash_key
 from hub.settings import Settings
@@ -45,7 +45,20 @@ def _configure_logging(settings: Settings) -> None:
 
 def _migrated_url(settings: Settings) -> str:
     url = resolve_database_url(settings)
-    asyncio.run(migrations.upgrade(url))
+
+    async def check_and_upgrade() -> None:
+        engine = create_engine(url, pool_size=1)
+        try:
+            await ensure_supported_server(engine)
+        finally:
+            await engine.dispose()
+        await migrations.upgrade(url)
+
+    try:
+        asyncio.run(check_and_upgrade())
+    except UnsupportedServer as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=1) from exc
     return url
 
 

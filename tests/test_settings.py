@@ -71,3 +71,12 @@ def test_database_urls_in_every_common_spelling(url: str) -> None:
 def test_other_databases_are_refused() -> None:
     with pytest.raises(ValueError, match="PostgreSQL"):
         async_url("mysql://u:p@h/db")
+
+
+def test_servers_older_than_postgresql_15_are_refused() -> None:
+    from hub.db.engine import UnsupportedServer, check_server_version
+
+    check_server_version(150004)
+    check_server_version(160002)
+    with pytest.raises(UnsupportedServer, match="PostgreSQL 15 or newer; this server is 14"):
+        check_server_version(140011)

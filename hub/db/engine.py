@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -34,3 +35,22 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+MINIMUM_SERVER_VERSION = 150000  # PostgreSQL 15: the oldest release the hub is tested on
+
+
+class UnsupportedServer(RuntimeError):
+    pass
+
+
+def check_server_version(version_num: int) -> None:
+    if version_num < MINIMUM_SERVER_VERSION:
+        major = version_num // 10000
+        raise UnsupportedServer(f"the hub needs PostgreSQL 15 or newer; this server is {major}")
+
+
+async def ensure_supported_server(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        version = await connection.scalar(text("SHOW server_version_num"))
+    check_server_version(int(version))
