@@ -1,4 +1,4 @@
-"""The Starlette application: /graphql, health checks, and the database it runs on."""
+"""The Starlette application: /graphql, the OAuth 2.0 server, health checks, and the database."""
 
 from __future__ import annotations
 
@@ -11,19 +11,32 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from hub.auth.bearer import Authenticator
+from hub.auth.external import ExternalKeys, JwksFetcher, fetch_jwks
+from hub.auth.keys import KeyRing, ensure_signing_key
+from hub.auth.oauth.routes import oauth_routes
+from hub.db import migrate
 from hub.db.engine import create_engine, session_factory
 from hub.db.location import resolve_database_url
 from hub.graphql_app import HubGraphQL
 from hub.health import healthz, readyz
 from hub.schema.root import build_schema
-from hub.secrets import id_hash_key
+from hub.secrets import id_hash_key, key_encryption_key
 from hub.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> Starlette:
-    """Build the application. Given an engine, it uses it and leaves its disposal to the caller."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+    jwks_fetcher: JwksFetcher = fetch_jwks,
+) -> Starlette:
+    """Build the application. Given an engine, it uses it and leaves its disposal to the caller.
+
+    ``jwks_fetcher`` fetches external identity providers' public keys (tests pass their own).
+    """
     settings = settings or Settings.from_env()
 
     @contextlib.asynccontextmanager
@@ -39,6 +52,21 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         app.state.engine = active
         app.state.sessions = session_factory(active)
         app.state.id_hash_key = await asyncio.to_thread(id_hash_key, settings)
+        kek = await asyncio.to_thread(key_encryption_key, settings)
+        if await migrate.is_at_head(active):
+            async with app.state.sessions.begin() as session:
+                await ensure_signing_key(session, kek)
+        else:
+            logger.warning("the database is not migrated: no tokens until `hub migrate` runs")
+        app.state.keyring = KeyRing(
+            app.state.sessions, kek, refresh_seconds=settings.signing_keys_refresh
+        )
+        app.state.authenticator = Authenticator(
+            settings,
+            app.state.sessions,
+            app.state.keyring,
+            ExternalKeys(jwks_fetcher, refresh_seconds=settings.external_jwks_refresh),
+        )
         try:
             yield
         finally:
@@ -54,6 +82,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *oauth_routes(),
         ],
         lifespan=lifespan,
     )

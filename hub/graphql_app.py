@@ -9,7 +9,6 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from hub.auth.dev import dev_principal
 from hub.resolvers.context import Context
 
 
@@ -18,7 +17,7 @@ class HubGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         state: Any = request.app.state
-        principal, reason = await dev_principal(request.headers, state.settings, state.sessions)
+        principal, reason = await state.authenticator.principal(request.headers)
         return Context(
             settings=state.settings,
             sessions=state.sessions,

@@ -37,6 +37,34 @@ class Settings:
     default_page_size: int = 20
     db_pool_size: int = 10
     id_hash_key: str | None = field(default=None, repr=False)
+    # The hub's public URL: the "iss" of every token it signs. Defaults to http://HOST:PORT.
+    issuer: str | None = None
+    # The "aud" of access tokens: the GraphQL API. Defaults to ISSUER/graphql.
+    token_audience: str | None = None
+    access_token_ttl: int = 600
+    refresh_token_ttl: int = 14 * 24 * 3600
+    authorization_code_ttl: int = 60
+    invitation_ttl: int = 7 * 24 * 3600
+    # Client assertions (private_key_jwt) may live at most this long; their jti is kept as long.
+    client_assertion_max_lifetime: int = 300
+    token_leeway: int = 30
+    login_window: int = 900
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_address: int = 20
+    password_hash_time_cost: int = 3
+    password_hash_memory_kib: int = 65536
+    signing_keys_refresh: int = 60
+    external_jwks_refresh: int = 300
+    # Encrypts the signing keys' private parts in the database; else a key in the data directory.
+    key_encryption_key: str | None = field(default=None, repr=False)
+
+    @property
+    def public_url(self) -> str:
+        return (self.issuer or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def audience(self) -> str:
+        return self.token_audience or f"{self.public_url}/graphql"
 
     @property
     def is_dev(self) -> bool:
@@ -60,10 +88,69 @@ class Settings:
             default_page_size=_int(env, "HUB_DEFAULT_PAGE_SIZE", cls.default_page_size, minimum=1),
             db_pool_size=_int(env, "HUB_DB_POOL_SIZE", cls.db_pool_size, minimum=1),
             id_hash_key=env.get("HUB_ID_HASH_KEY") or None,
+            issuer=_url(env, "HUB_ISSUER"),
+            token_audience=env.get("HUB_TOKEN_AUDIENCE") or None,
+            access_token_ttl=_int(
+                env, "HUB_ACCESS_TOKEN_TTL", cls.access_token_ttl, minimum=30, maximum=3600
+            ),
+            refresh_token_ttl=_int(
+                env, "HUB_REFRESH_TOKEN_TTL", cls.refresh_token_ttl, minimum=60, maximum=90 * 86400
+            ),
+            authorization_code_ttl=_int(
+                env, "HUB_AUTHORIZATION_CODE_TTL", cls.authorization_code_ttl, minimum=5, maximum=60
+            ),
+            invitation_ttl=_int(
+                env, "HUB_INVITATION_TTL", cls.invitation_ttl, minimum=300, maximum=30 * 86400
+            ),
+            client_assertion_max_lifetime=_int(
+                env,
+                "HUB_CLIENT_ASSERTION_MAX_LIFETIME",
+                cls.client_assertion_max_lifetime,
+                minimum=30,
+                maximum=3600,
+            ),
+            token_leeway=_int(env, "HUB_TOKEN_LEEWAY", cls.token_leeway, minimum=0, maximum=300),
+            login_window=_int(env, "HUB_LOGIN_WINDOW", cls.login_window, minimum=60),
+            login_max_failures_per_account=_int(
+                env,
+                "HUB_LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                cls.login_max_failures_per_account,
+                minimum=1,
+            ),
+            login_max_failures_per_address=_int(
+                env,
+                "HUB_LOGIN_MAX_FAILURES_PER_ADDRESS",
+                cls.login_max_failures_per_address,
+                minimum=1,
+            ),
+            password_hash_time_cost=_int(
+                env, "HUB_PASSWORD_HASH_TIME_COST", cls.password_hash_time_cost, minimum=1
+            ),
+            password_hash_memory_kib=_int(
+                env, "HUB_PASSWORD_HASH_MEMORY_KIB", cls.password_hash_memory_kib, minimum=8192
+            ),
+            signing_keys_refresh=_int(
+                env, "HUB_SIGNING_KEYS_REFRESH", cls.signing_keys_refresh, minimum=1
+            ),
+            external_jwks_refresh=_int(
+                env, "HUB_EXTERNAL_JWKS_REFRESH", cls.external_jwks_refresh, minimum=10
+            ),
+            key_encryption_key=env.get("HUB_KEY_ENCRYPTION_KEY") or None,
         )
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+def _url(env: Mapping[str, str], name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("https://", "http://")):
+        raise SettingsError(f"{name} must be an http(s) URL, not {raw!r}")
+    return raw.rstrip("/")
+
+
+def _int(
+    env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int | None = None
+) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -73,4 +160,6 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> in
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from exc
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name} must be at most {maximum}, not {value}")
     return value

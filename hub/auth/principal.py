@@ -1,4 +1,4 @@
-"""The actor behind a request: a member (or, later, a client) acting for one provider."""
+"""The actor behind a request: a member or a client, acting for one provider."""
 
 from __future__ import annotations
 

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.principal import Grant, Principal
-from hub.db.models import Member, Provider, RoleGrant
+from hub.auth.tokens import AccessClaims
+from hub.db.models import (
+    Member,
+    OAuthClient,
+    Provider,
+    RevokedAccessToken,
+    RoleGrant,
+    TokenFamily,
+)
 from hub.vocabulary import ProviderStatus
 
 
@@ -44,4 +53,103 @@ async def member_principal(
         member_id=member_id,
         grants=tuple(Grant(role=row[3], jurisdiction=row[4]) for row in rows),
         label=login,
+    )
+
+
+async def _live_grants(session: AsyncSession, *conditions: Any) -> tuple[Grant, ...]:
+    rows = (
+        await session.execute(
+            select(RoleGrant.role, RoleGrant.jurisdiction).where(
+                RoleGrant.revoked_at.is_(None), *conditions
+            )
+        )
+    ).all()
+    return tuple(Grant(role=role, jurisdiction=jurisdiction) for role, jurisdiction in rows)
+
+
+async def live_client(session: AsyncSession, client_id: str) -> tuple[OAuthClient, Provider] | None:
+    """The client and its provider, if the client is not revoked and the provider is active."""
+    row = (
+        await session.execute(
+            select(OAuthClient, Provider)
+            .join(Provider, Provider.id == OAuthClient.provider_id)
+            .where(
+                OAuthClient.client_id == client_id,
+                OAuthClient.revoked_at.is_(None),
+                Provider.status == ProviderStatus.ACTIVE,
+            )
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def token_principal(session: AsyncSession, claims: AccessClaims) -> Principal | str:
+    """The principal an access token of the hub's own stands for, read live; or why none."""
+    found = await live_client(session, claims.client_id)
+    if found is None:
+        return "the token's client was revoked, or its provider suspended"
+    client, provider = found
+    revoked = await session.scalar(
+        select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == claims.token_id)
+    )
+    if revoked is not None:
+        return "the access token was revoked"
+    scopes = claims.scopes & frozenset(client.scopes)
+    if claims.member_id is None:
+        grants = await _live_grants(session, RoleGrant.oauth_client_id == client.id)
+        if not grants:
+            return "the client holds no live role"
+        return Principal(
+            provider_id=provider.id,
+            provider_kind=provider.kind,
+            client_id=client.client_id,
+            grants=grants,
+            scopes=scopes,
+            label=client.name,
+        )
+    if claims.family_id is None:
+        return "the token names a member but no authorization"
+    family = await session.get(TokenFamily, claims.family_id)
+    if (
+        family is None
+        or family.revoked_at is not None
+        or family.client_id != client.id
+        or family.member_id != claims.member_id
+    ):
+        return "the authorization behind this token was revoked"
+    member = await session.get(Member, claims.member_id)
+    grants = await _live_grants(
+        session, RoleGrant.member_id == claims.member_id, RoleGrant.provider_id == provider.id
+    )
+    if member is None or not grants:
+        return "the member holds no live role in the client's provider"
+    return Principal(
+        provider_id=provider.id,
+        provider_kind=provider.kind,
+        member_id=member.id,
+        client_id=client.client_id,
+        grants=grants,
+        scopes=scopes,
+        label=member.login,
+    )
+
+
+async def external_principal(
+    session: AsyncSession,
+    client: OAuthClient,
+    provider: Provider,
+    subject: str,
+    scopes: frozenset[str],
+) -> Principal | str:
+    """A token from a trusted external identity provider acts as the client it is mapped to."""
+    grants = await _live_grants(session, RoleGrant.oauth_client_id == client.id)
+    if not grants:
+        return "the identity provider's client holds no live role"
+    return Principal(
+        provider_id=provider.id,
+        provider_kind=provider.kind,
+        client_id=client.client_id,
+        grants=grants,
+        scopes=scopes & frozenset(client.scopes),
+        label=f"{client.external_issuer} {subject}",
     )

@@ -4,22 +4,42 @@ from hub.db.models.access import AccessRecord
 from hub.db.models.audit import AuditEvent
 from hub.db.models.base import Base
 from hub.db.models.child import Child, ChildIdentity, GuardianConsent
+from hub.db.models.credentials import Invitation, LoginAttempt, MemberCredential
 from hub.db.models.idempotency import IdempotencyKey
 from hub.db.models.need import Need
+from hub.db.models.oauth import (
+    AuthorizationCode,
+    OAuthClient,
+    RefreshToken,
+    RevokedAccessToken,
+    SigningKey,
+    TokenFamily,
+    UsedClientAssertion,
+)
 from hub.db.models.provider import Member, Provider, RoleGrant
 from hub.db.models.region import Region
 
 __all__ = [
     "AccessRecord",
     "AuditEvent",
+    "AuthorizationCode",
     "Base",
     "Child",
     "ChildIdentity",
     "GuardianConsent",
     "IdempotencyKey",
+    "Invitation",
+    "LoginAttempt",
     "Member",
+    "MemberCredential",
     "Need",
+    "OAuthClient",
     "Provider",
+    "RefreshToken",
     "Region",
+    "RevokedAccessToken",
     "RoleGrant",
+    "SigningKey",
+    "TokenFamily",
+    "UsedClientAssertion",
 ]

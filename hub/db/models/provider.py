@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, text
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,7 +52,7 @@ class Member(Base):
 
 
 class RoleGrant(Base):
-    """One role a member holds in one provider, within one jurisdiction."""
+    """One role a member (or a client) holds in one provider, within one jurisdiction."""
 
     __tablename__ = "role_grants"
     __table_args__ = (
@@ -62,11 +62,22 @@ class RoleGrant(Base):
             "provider_id",
             postgresql_where=text("revoked_at IS NULL"),
         ),
+        Index(
+            "ix_role_grants_client_live",
+            "oauth_client_id",
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+        CheckConstraint(
+            "(member_id IS NULL) <> (oauth_client_id IS NULL)", name="member_or_client"
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    member_id: Mapped[uuid.UUID] = mapped_column(
+    member_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("members.id", ondelete="CASCADE")
+    )
+    oauth_client_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("oauth_clients.id", ondelete="CASCADE")
     )
     provider_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("providers.id", ondelete="CASCADE"), index=True
@@ -74,4 +85,10 @@ class RoleGrant(Base):
     role: Mapped[Role] = mapped_column(pg_enum(Role, "role"))
     jurisdiction: Mapped[str] = mapped_column(region_code_type())
     granted_at: Mapped[datetime] = created_at_column()
+    granted_by_member_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("members.id", ondelete="SET NULL")
+    )
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by_member_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("members.id", ondelete="SET NULL")
+    )

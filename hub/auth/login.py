@@ -1,0 +1,156 @@
+"""Members signing in on the hub's login page, and accepting an invitation.
+
+Failed sign-ins are limited per account and per address within a window
+(HUB_LOGIN_MAX_FAILURES_PER_ACCOUNT, HUB_LOGIN_MAX_FAILURES_PER_ADDRESS, HUB_LOGIN_WINDOW).
+Attempts on one login are serialized with a transaction-level advisory lock, so that parallel
+guesses cannot all slip under the limit. When the limit is reached the password is not even
+checked, and the answer is the same whether or not the account exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.auth.oauth import store
+from hub.auth.oauth.models import MemberRecord
+from hub.auth.oauth.portal import Portal
+from hub.auth.passwords import token_digest, verify_secret
+from hub.db.models import Invitation, LoginAttempt, Member, MemberCredential
+from hub.settings import Settings
+
+LOCKED = "Too many failed sign-ins. Wait a while, then try again."
+WRONG = "Wrong login or password."
+NO_ROLE = "Your account has no role at the provider this application acts for."
+
+
+@dataclass(frozen=True)
+class Credential:
+    member_id: uuid.UUID | None
+    password_hash: str | None
+    locked: bool
+
+
+async def credential_for(
+    session: AsyncSession, settings: Settings, login: str, address: str | None, now: datetime
+) -> Credential:
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtext("login:" + login.lower())))
+    )
+    since = now - timedelta(seconds=settings.login_window)
+    failures = await session.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(
+            LoginAttempt.login == login.lower(),
+            LoginAttempt.succeeded.is_(False),
+            LoginAttempt.attempted_at > since,
+        )
+    )
+    from_address = 0
+    if address is not None:
+        from_address = (
+            await session.scalar(
+                select(func.count())
+                .select_from(LoginAttempt)
+                .where(
+                    LoginAttempt.address == address,
+                    LoginAttempt.succeeded.is_(False),
+                    LoginAttempt.attempted_at > since,
+                )
+            )
+            or 0
+        )
+    locked = (failures or 0) >= settings.login_max_failures_per_account or (
+        from_address >= settings.login_max_failures_per_address
+    )
+    row = (
+        await session.execute(
+            select(Member.id, MemberCredential.password_hash)
+            .outerjoin(MemberCredential, MemberCredential.member_id == Member.id)
+            .where(Member.login == login)
+        )
+    ).first()
+    if row is None:
+        return Credential(None, None, locked)
+    return Credential(row[0], row[1], locked)
+
+
+async def record_attempt(
+    session: AsyncSession, login: str, address: str | None, succeeded: bool
+) -> None:
+    session.add(LoginAttempt(login=login.lower()[:100], address=address, succeeded=succeeded))
+    await session.flush()
+
+
+def sign_in(
+    portal: Portal,
+    settings: Settings,
+    *,
+    login: str,
+    password: str,
+    address: str | None,
+    provider_id: uuid.UUID,
+    now: datetime,
+) -> MemberRecord | str:
+    """The member, signed in to act for ``provider_id``; or the message to show on the page.
+
+    Synchronous: it runs in the OAuth worker thread, so the argon2 check stays off the event
+    loop; its queries go through the portal, in the request's transaction.
+    """
+    login = login.strip()[:100]
+    if not login or not password:
+        return WRONG
+    credential: Credential = portal.run(credential_for, settings, login, address, now)
+    if credential.locked:
+        portal.run(record_attempt, login, address, False)
+        return LOCKED
+    if not verify_secret(settings, credential.password_hash, password):
+        portal.run(record_attempt, login, address, False)
+        return WRONG
+    portal.run(record_attempt, login, address, True)
+    assert credential.member_id is not None
+    member: MemberRecord | None = portal.run(
+        store.member_of_provider, credential.member_id, provider_id, now
+    )
+    return NO_ROLE if member is None else member
+
+
+async def open_invitation(session: AsyncSession, token: str, now: datetime) -> Member | None:
+    """The member an unused, unexpired invitation is for, the invitation locked for use."""
+    invitation = await session.scalar(
+        select(Invitation)
+        .where(
+            Invitation.token_hash == token_digest(token),
+            Invitation.used_at.is_(None),
+            Invitation.expires_at > now,
+        )
+        .with_for_update()
+    )
+    if invitation is None:
+        return None
+    return await session.get(Member, invitation.member_id)
+
+
+async def accept_invitation(
+    session: AsyncSession, token: str, password_hash: str, now: datetime
+) -> Member | None:
+    """Set the member's password and use the invitation up; None if it is not valid (anymore)."""
+    member = await open_invitation(session, token, now)
+    if member is None:
+        return None
+    await session.execute(
+        update(Invitation).where(Invitation.token_hash == token_digest(token)).values(used_at=now)
+    )
+    credential = await session.get(MemberCredential, member.id)
+    if credential is None:
+        session.add(MemberCredential(member_id=member.id, password_hash=password_hash))
+    else:
+        credential.password_hash = password_hash
+        credential.updated_at = now
+    await session.flush()
+    return member

@@ -1,0 +1,192 @@
+"""The authorization server's HTTP endpoints, mounted by the application.
+
+/oauth/token, /oauth/revoke, /oauth/introspect   the token endpoints (form posts from clients)
+/oauth/authorize                                 a member signs in for an application
+/oauth/invitation                                a new member chooses a password
+/.well-known/oauth-authorization-server          RFC 8414 metadata
+/.well-known/jwks.json                           the public keys access tokens are signed with
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio.to_thread
+from authlib.oauth2.rfc6749.errors import InsecureTransportError, OAuth2Error
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub.auth import pages
+from hub.auth.login import LOCKED, accept_invitation, open_invitation, sign_in
+from hub.auth.oauth.portal import Portal
+from hub.auth.oauth.requests import BadForm, HubOAuth2Request, read_request
+from hub.auth.oauth.server import NO_STORE, HubAuthorizationServer, OAuthContext, server_metadata
+from hub.auth.passwords import check_password_strength, hash_secret
+
+AUTHORIZATION_FIELDS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+)
+
+Work = Callable[[HubAuthorizationServer, HubOAuth2Request], Response]
+
+
+def _invalid(description: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": "invalid_request", "error_description": description},
+        status_code=400,
+        headers=NO_STORE,
+    )
+
+
+async def _with_server(request: Request, work: Work) -> Response:
+    """Read the request, then let authlib handle it in a worker thread, in one transaction."""
+    state: Any = request.app.state
+    settings = state.settings
+    try:
+        oauth_request = await read_request(request, settings.public_url)
+    except BadForm as exc:
+        return _invalid(str(exc))
+    except InsecureTransportError:
+        return _invalid("OAuth 2.0 needs HTTPS: set HUB_ISSUER to the hub's https:// URL")
+    keys = await state.keyring.current()
+    # The transaction commits whatever the outcome: a reused code or refresh token must stay
+    # revoked, and a failed sign-in must stay counted, even though the response is an error.
+    async with state.sessions.begin() as session:
+        server = HubAuthorizationServer(OAuthContext(settings, Portal(session), keys))
+        response: Response = await anyio.to_thread.run_sync(work, server, oauth_request)
+    return response
+
+
+async def token(request: Request) -> Response:
+    return await _with_server(request, lambda server, req: server.create_token_response(req))
+
+
+async def revoke(request: Request) -> Response:
+    return await _with_server(
+        request, lambda server, req: server.create_endpoint_response("revocation", req)
+    )
+
+
+async def introspect(request: Request) -> Response:
+    return await _with_server(
+        request, lambda server, req: server.create_endpoint_response("introspection", req)
+    )
+
+
+def _authorization_error(
+    server: HubAuthorizationServer, req: HubOAuth2Request, error: OAuth2Error
+) -> Response:
+    """Back to the client when its redirect URI was checked; otherwise only a page here."""
+    if error.redirect_uri:
+        response: Response = server.handle_error_response(req, error)
+        return response
+    return pages.message_page(
+        "This sign-in link is not valid", error.description or error.error, status=400
+    )
+
+
+def _sign_in_page(grant: Any, req: HubOAuth2Request, **extra: Any) -> Response:
+    data = req.payload.data
+    return pages.sign_in_page(
+        client_name=grant.client.name,
+        provider_name=grant.client.provider_name,
+        scopes=(req.scope or "").split(),
+        fields=[(name, data[name]) for name in AUTHORIZATION_FIELDS if name in data],
+        **extra,
+    )
+
+
+def _authorize(server: HubAuthorizationServer, req: HubOAuth2Request) -> Response:
+    try:
+        grant = server.get_consent_grant(req, end_user=None)
+    except OAuth2Error as error:
+        return _authorization_error(server, req, error)
+    if req.method == "GET":
+        return _sign_in_page(grant, req)
+    form = req.form
+    if form.get("decision") == "deny":
+        denied: Response = server.create_authorization_response(req, grant_user=None, grant=grant)
+        return denied
+    outcome = sign_in(
+        server.ctx.portal,
+        server.ctx.settings,
+        login=form.get("login", ""),
+        password=form.get("password", ""),
+        address=req.address,
+        provider_id=grant.client.provider_id,
+        now=server.ctx.now,
+    )
+    if isinstance(outcome, str):
+        status = 429 if outcome == LOCKED else 401
+        return _sign_in_page(grant, req, login=form.get("login", ""), error=outcome, status=status)
+    allowed: Response = server.create_authorization_response(req, grant_user=outcome, grant=grant)
+    return allowed
+
+
+async def authorize(request: Request) -> Response:
+    return await _with_server(request, _authorize)
+
+
+async def invitation(request: Request) -> Response:
+    state: Any = request.app.state
+    now = datetime.now(UTC)
+    if request.method == "GET":
+        raw = request.query_params.get("token", "")
+        async with state.sessions.begin() as session:
+            member = await open_invitation(session, raw, now) if raw else None
+        if member is None:
+            return pages.message_page(
+                "Invitation not valid", "This invitation was used or has expired.", status=404
+            )
+        return pages.invitation_page(token=raw, login=member.login)
+    try:
+        form = (await read_request(request, state.settings.public_url)).form
+    except (BadForm, InsecureTransportError) as exc:
+        return pages.message_page("Invitation not valid", str(exc), status=400)
+    raw, password = form.get("token", ""), form.get("password", "")
+    async with state.sessions.begin() as session:
+        member = await open_invitation(session, raw, now) if raw else None
+        if member is None:
+            return pages.message_page(
+                "Invitation not valid", "This invitation was used or has expired.", status=404
+            )
+        problem = check_password_strength(password)
+        if problem is None and password != form.get("repeat"):
+            problem = "the two passwords differ"
+        if problem is not None:
+            return pages.invitation_page(token=raw, login=member.login, error=problem, status=400)
+        hashed = await anyio.to_thread.run_sync(hash_secret, state.settings, password)
+        await accept_invitation(session, raw, hashed, now)
+    return pages.message_page(
+        "Password set", f"You can now sign in as {member.login} from the applications you use."
+    )
+
+
+async def metadata(request: Request) -> Response:
+    return JSONResponse(server_metadata(request.app.state.settings))
+
+
+async def jwks(request: Request) -> Response:
+    keys = await request.app.state.keyring.current()
+    return JSONResponse(keys.published, headers={"Cache-Control": "public, max-age=60"})
+
+
+def oauth_routes() -> list[Route]:
+    return [
+        Route("/oauth/token", token, methods=["POST"]),
+        Route("/oauth/revoke", revoke, methods=["POST"]),
+        Route("/oauth/introspect", introspect, methods=["POST"]),
+        Route("/oauth/authorize", authorize, methods=["GET", "POST"]),
+        Route("/oauth/invitation", invitation, methods=["GET", "POST"]),
+        Route("/.well-known/oauth-authorization-server", metadata, methods=["GET"]),
+        Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+    ]
