@@ -1,13 +1,25 @@
-"""Audit events, written in the same transaction as the change they describe."""
+"""Audit events, written in the same transaction as the change they describe, and read back by
+those who may: each reader sees the events of its jurisdiction; events that belong to no region
+(hub-wide ones) only platform-wide readers see."""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
 from hub.db.models import AuditEvent
+from hub.domain.errors import Forbidden
+from hub.domain.jurisdiction import narrow, validate_prefix, within
+from hub.domain.pagination import Page, PageRequest, make_page
+
+CURSOR_KIND = "audit"
 
 
 def record(
@@ -17,6 +29,8 @@ def record(
     entity_type: str,
     entity_id: object,
     data: dict[str, Any] | None = None,
+    *,
+    region_code: str | None = None,
 ) -> AuditEvent:
     """Add an audit event to the session; it commits (or rolls back) with the change itself."""
     event = AuditEvent(
@@ -26,7 +40,71 @@ def record(
         actor_member_id=principal.member_id if principal else None,
         actor_provider_id=principal.provider_id if principal else None,
         client_id=principal.client_id if principal else None,
+        region_code=region_code,
         data=data or {},
     )
     session.add(event)
     return event
+
+
+@dataclass(frozen=True)
+class AuditEventView:
+    id: int
+    occurred_at: datetime
+    action: str
+    entity_type: str
+    entity_id: str
+    actor_member_id: uuid.UUID | None
+    actor_provider_id: uuid.UUID | None
+    client_id: str | None
+    region_code: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    jurisdiction: str | None = None
+    action: str | None = None
+    entity_type: str | None = None
+    entity_id: str | None = None
+
+
+async def list_events(
+    session: AsyncSession, principal: Principal, where: AuditFilter, page: PageRequest
+) -> Page[AuditEventView]:
+    """Newest first."""
+    platform = may(principal, Permission.READ_PLATFORM_AUDIT)
+    allowed = jurisdictions_for(principal, Permission.READ_AUDIT)
+    if not allowed and not platform:
+        raise Forbidden("reading the audit log is for auditors and platform admins")
+    requested = validate_prefix(where.jurisdiction) if where.jurisdiction else None
+    regional = within(AuditEvent.region_code, narrow(allowed, requested))  # type: ignore[arg-type]
+    visible = (
+        or_(regional, AuditEvent.region_code.is_(None)) if platform and not requested else regional
+    )
+    query = select(AuditEvent).where(visible)
+    if where.action:
+        query = query.where(AuditEvent.action == where.action)
+    if where.entity_type:
+        query = query.where(AuditEvent.entity_type == where.entity_type)
+    if where.entity_id:
+        query = query.where(AuditEvent.entity_id == where.entity_id)
+    if page.after is not None:
+        query = query.where(AuditEvent.id < int(page.after[0]))
+    rows = (await session.scalars(query.order_by(AuditEvent.id.desc()).limit(page.first + 1))).all()
+    views = [
+        AuditEventView(
+            id=row.id,
+            occurred_at=row.occurred_at,
+            action=row.action,
+            entity_type=row.entity_type,
+            entity_id=row.entity_id,
+            actor_member_id=row.actor_member_id,
+            actor_provider_id=row.actor_provider_id,
+            client_id=row.client_id,
+            region_code=row.region_code,
+            data=row.data,
+        )
+        for row in rows
+    ]
+    return make_page(views, page, CURSOR_KIND, lambda view: (view.id,))

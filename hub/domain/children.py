@@ -364,6 +364,7 @@ async def register_child(
         "child",
         child.id,
         {"code": child.code, "region_code": child.region_code, "consent": data.consent is not None},
+        region_code=child.region_code,
     )
     if idempotency_key is not None:
         await idempotency.remember_result(session, principal, idempotency_key, child.id)
@@ -474,6 +475,7 @@ async def update_child(session: AsyncSession, principal: Principal, patch: Child
             # Identity values stay out of the audit log: it records that they changed, not to what.
             "identity_fields": sorted(identity_changes),
         },
+        region_code=child.region_code,
     )
     await session.flush()
     return view_of(child, principal)

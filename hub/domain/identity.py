@@ -1,21 +1,32 @@
-"""Reading a child's identity: only where the policy allows, and never without a record of it."""
+"""Reading a child's identity: only where the policy allows, and never without a record of it.
+
+Officials see the identities of their jurisdiction. A non-government provider sees a child's
+identity only while it holds an active claim on the child and the guardian's consent, not
+withdrawn, covers sharing the identity with a claimant. Every identity returned writes one
+access record (who, when, through which client, for which purpose), in the same transaction.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.auth.policy import Permission, jurisdictions_for
+from hub.auth.policy import GOVERNMENT_KINDS, Permission, jurisdictions_for
 from hub.auth.principal import Principal
-from hub.db.models import AccessRecord, Child, ChildIdentity
-from hub.domain.errors import InvalidInput
+from hub.db.models import AccessRecord, Child, ChildIdentity, GuardianConsent, Member
+from hub.domain.clock import utcnow
+from hub.domain.errors import Forbidden, InvalidInput, NotFound
 from hub.domain.jurisdiction import within
+from hub.domain.pagination import Page, PageRequest, make_page
+from hub.vocabulary import ConsentScope
 
 PURPOSE_LIMIT = 200
+CURSOR_KIND = "access"
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,53 @@ def check_purpose(purpose: str) -> str:
     return cleaned
 
 
+async def active_claimant_children(
+    session: AsyncSession, provider_id: uuid.UUID, child_ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """The children among ``child_ids`` on whose needs ``provider_id`` holds an active claim.
+
+    HOOK for the coordination issue: claims do not exist yet, so no provider holds one and this
+    returns nothing. Replace the body with a query on active claims when they land; everything
+    else (consent, jurisdiction, the access record) is already enforced around it.
+    """
+    return set()
+
+
+async def consented_children(
+    session: AsyncSession, child_ids: Iterable[uuid.UUID], now: datetime
+) -> set[uuid.UUID]:
+    """Children whose guardian's consent to share the identity with a claimant stands now."""
+    wanted = list(set(child_ids))
+    if not wanted:
+        return set()
+    rows = await session.scalars(
+        select(GuardianConsent.child_id).where(
+            GuardianConsent.child_id.in_(wanted),
+            GuardianConsent.covers.any(ConsentScope.IDENTITY_TO_CLAIMANT),  # type: ignore[arg-type]
+            GuardianConsent.given_at <= now,
+            GuardianConsent.withdrawn_at.is_(None),
+        )
+    )
+    return set(rows)
+
+
+async def _claimed_and_consented(
+    session: AsyncSession, principal: Principal, child_ids: list[uuid.UUID]
+) -> set[uuid.UUID]:
+    if principal.provider_kind in GOVERNMENT_KINDS:
+        return set()
+    reachable = jurisdictions_for(principal, Permission.READ_CLAIMED_IDENTITY)
+    if not reachable or not child_ids:
+        return set()
+    in_reach = set(
+        await session.scalars(
+            select(Child.id).where(Child.id.in_(child_ids), within(Child.region_code, reachable))
+        )
+    )
+    claimed = await active_claimant_children(session, principal.provider_id, in_reach)
+    return claimed & await consented_children(session, claimed, utcnow())
+
+
 async def read_identities(
     session: AsyncSession, principal: Principal, child_ids: Iterable[uuid.UUID], purpose: str
 ) -> dict[uuid.UUID, IdentityView]:
@@ -45,20 +103,24 @@ async def read_identities(
     The caller commits ``session``: the records and the read stand or fall together.
     """
     wanted = list(set(child_ids))
-    allowed = jurisdictions_for(principal, Permission.READ_IDENTITY)
-    if not wanted or not allowed:
+    if not wanted:
         return {}
-    rows = (
-        (
-            await session.execute(
-                select(ChildIdentity)
-                .join(Child, Child.id == ChildIdentity.child_id)
-                .where(ChildIdentity.child_id.in_(wanted), within(Child.region_code, allowed))
+    official = jurisdictions_for(principal, Permission.READ_IDENTITY)
+    allowed: set[uuid.UUID] = set()
+    if official:
+        allowed |= set(
+            await session.scalars(
+                select(Child.id).where(Child.id.in_(wanted), within(Child.region_code, official))
             )
         )
-        .scalars()
-        .all()
+    allowed |= await _claimed_and_consented(
+        session, principal, [c for c in wanted if c not in allowed]
     )
+    if not allowed:
+        return {}
+    rows = (
+        await session.scalars(select(ChildIdentity).where(ChildIdentity.child_id.in_(allowed)))
+    ).all()
     if rows:
         await session.execute(
             insert(AccessRecord),
@@ -84,3 +146,53 @@ async def read_identities(
         )
         for row in rows
     }
+
+
+@dataclass(frozen=True)
+class AccessRecordView:
+    id: int
+    child_id: uuid.UUID
+    accessed_at: datetime
+    member_id: uuid.UUID | None
+    member_login: str | None
+    provider_id: uuid.UUID
+    client_id: str | None
+    purpose: str
+
+
+async def access_log(
+    session: AsyncSession, principal: Principal, child_id: uuid.UUID, page: PageRequest
+) -> Page[AccessRecordView]:
+    """Who read this child's identity, newest first: for officials and auditors of its region."""
+    reach = jurisdictions_for(principal, Permission.READ_ACCESS_LOG)
+    if not reach:
+        raise Forbidden("the access log is for officials and auditors")
+    child = await session.scalar(
+        select(Child.id).where(Child.id == child_id, within(Child.region_code, reach))
+    )
+    if child is None:
+        raise NotFound("no such child", field="childId")
+    query = (
+        select(AccessRecord, Member.login)
+        .outerjoin(Member, Member.id == AccessRecord.member_id)
+        .where(AccessRecord.child_id == child_id)
+    )
+    if page.after is not None:
+        query = query.where(AccessRecord.id < int(page.after[0]))
+    rows = (
+        await session.execute(query.order_by(AccessRecord.id.desc()).limit(page.first + 1))
+    ).all()
+    views = [
+        AccessRecordView(
+            id=record.id,
+            child_id=record.child_id,
+            accessed_at=record.accessed_at,
+            member_id=record.member_id,
+            member_login=login,
+            provider_id=record.provider_id,
+            client_id=record.client_id,
+            purpose=record.purpose,
+        )
+        for record, login in rows
+    ]
+    return make_page(views, page, CURSOR_KIND, lambda view: (view.id,))

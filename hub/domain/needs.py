@@ -316,6 +316,7 @@ async def open_need(
             "quantity": None if data.quantity is None else str(data.quantity),
             "unit": None if data.unit is None else data.unit.value,
         },
+        region_code=need.region_code,
     )
     if idempotency_key is not None:
         await idempotency.remember_result(session, principal, idempotency_key, need.id)
@@ -372,6 +373,7 @@ async def update_need(session: AsyncSession, principal: Principal, patch: NeedPa
         "need",
         need.id,
         {"version": need.version, "changes": {k: _plain(v) for k, v in changes.items()}},
+        region_code=need.region_code,
     )
     await session.flush()
     return view_of(need, principal)
@@ -398,6 +400,7 @@ async def cancel_need(
         "need",
         need.id,
         {"version": need.version, "reason": cleaned},
+        region_code=need.region_code,
     )
     await session.flush()
     return view_of(need, principal)

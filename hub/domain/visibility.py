@@ -1,7 +1,9 @@
 """Tiers of personal data (DESIGN rule 3), decided once per record for one principal.
 
 Pseudonymous facts go to any provider working in the area; case detail to officials (later also
-to a provider with an active claim on the child); identity to officials of the jurisdiction.
+to a provider with an active claim on the child); identity to officials of the jurisdiction, and
+to a non-government provider whose active claim needs it where the guardian consented - which
+only the identity read itself can tell (``hub.domain.identity``), so the tier says "maybe".
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from hub.auth.policy import Permission, may
+from hub.auth.policy import GOVERNMENT_KINDS, Permission, may
 from hub.auth.principal import Principal
 
 
@@ -17,12 +19,20 @@ from hub.auth.principal import Principal
 class Tier:
     case_detail: bool
     identity: bool
+    # The identity may be shown through an active claim with the guardian's consent.
+    identity_if_claimed: bool = False
+
+    @property
+    def may_ask_identity(self) -> bool:
+        return self.identity or self.identity_if_claimed
 
 
 def tier_for(principal: Principal, region_code: str) -> Tier:
     return Tier(
         case_detail=may(principal, Permission.READ_CASE_DETAIL, region_code),
         identity=may(principal, Permission.READ_IDENTITY, region_code),
+        identity_if_claimed=principal.provider_kind not in GOVERNMENT_KINDS
+        and may(principal, Permission.READ_CLAIMED_IDENTITY, region_code),
     )
 
 

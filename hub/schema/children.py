@@ -102,7 +102,7 @@ class Child(relay.Node):
         "see them. Each read writes an access record with your purpose."
     )
     async def identity(self, info: Info, purpose: str) -> ChildIdentity | None:
-        if not self.view.tier.identity:
+        if not self.view.tier.may_ask_identity:
             return None
         key = (self.view.id, check_purpose(purpose))
         found = await info.context.loaders.identity.load(key)

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import strawberry
+from strawberry.scalars import JSON
 
 from hub.vocabulary import (
     ConsentScope,
@@ -18,6 +19,7 @@ from hub.vocabulary import (
     NeedStatus,
     NeedUnit,
     ProviderKind,
+    Role,
     Sex,
     Urgency,
 )
@@ -141,3 +143,75 @@ class CancelNeedInput:
     id: strawberry.ID
     version: int
     reason: str
+
+
+@strawberry.input(description="A new provider of aid.")
+class CreateProviderInput:
+    name: str
+    kind: ProviderKind
+    jurisdictions: list[str] = strawberry.field(description="Region-code prefixes it works in.")
+    categories: list[NeedCategory]
+
+
+@strawberry.input
+class SetProviderStatusInput:
+    id: strawberry.ID
+    version: int
+    reason: str
+
+
+@strawberry.input(description="A person to invite: a new member with their first role.")
+class InviteMemberInput:
+    provider_id: strawberry.ID
+    login: str
+    display_name: str
+    role: Role
+    jurisdiction: str
+
+
+@strawberry.input
+class GrantRoleInput:
+    member_id: strawberry.ID
+    provider_id: strawberry.ID
+    role: Role
+    jurisdiction: str
+
+
+@strawberry.input(description="One role a client holds when it acts on its own.")
+class ClientGrantInput:
+    role: Role
+    jurisdiction: str
+
+
+@strawberry.input(description="A machine acting for a provider.")
+class RegisterClientInput:
+    provider_id: strawberry.ID
+    name: str
+    auth_method: str = strawberry.field(
+        description="client_secret_basic, client_secret_post or private_key_jwt."
+    )
+    grant_types: list[str] = strawberry.field(
+        description="client_credentials, authorization_code and/or refresh_token."
+    )
+    scopes: list[str] = strawberry.field(description="The most the client may ever ask for.")
+    redirect_uris: list[str] = strawberry.field(default_factory=list)
+    jwks: JSON | None = strawberry.field(
+        default=None, description="Public keys, for private_key_jwt."
+    )
+    grants: list[ClientGrantInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class RotateClientInput:
+    client_id: str
+    jwks: JSON | None = strawberry.field(
+        default=None, description="New public keys, for private_key_jwt clients."
+    )
+
+
+@strawberry.input
+class AuditFilter:
+    jurisdiction: str | None = None
+    action: str | None = None
+    entity_type: str | None = None
+    entity_id: str | None = None

@@ -6,6 +6,7 @@ import strawberry
 
 from hub.schema.children import Child
 from hub.schema.needs import Need
+from hub.schema.providers import Provider
 
 
 @strawberry.type
@@ -16,3 +17,8 @@ class ChildPayload:
 @strawberry.type
 class NeedPayload:
     need: Need
+
+
+@strawberry.type
+class ProviderPayload:
+    provider: Provider

@@ -22,6 +22,9 @@ class Provider(relay.Node):
         description="Region-code prefixes the provider works in; each covers all regions below it."
     )
     categories: list[NeedCategory]
+    version: int = strawberry.field(
+        description="Send it back when suspending or reactivating; a stale one is refused."
+    )
 
     @classmethod
     def resolve_id(cls, root: Any, *, info: Any) -> str:
@@ -36,4 +39,5 @@ class Provider(relay.Node):
             status=view.status,
             jurisdictions=list(view.jurisdictions),
             categories=list(view.categories),
+            version=view.version,
         )

@@ -14,19 +14,29 @@ from strawberry.federation import Schema
 from strawberry.types import ExecutionContext
 
 import hub.schema.enums  # noqa: F401 - registers the vocabulary as GraphQL enums
+from hub.resolvers import audit as audit_fields
 from hub.resolvers import children as child_fields
+from hub.resolvers import clients as client_fields
+from hub.resolvers import identity as identity_fields
+from hub.resolvers import members as member_fields
 from hub.resolvers import needs as need_fields
 from hub.resolvers import node as node_fields
 from hub.resolvers import providers as provider_fields
 from hub.resolvers import regions as region_fields
+from hub.resolvers import statistics as statistics_fields
 from hub.resolvers import viewer as viewer_fields
+from hub.schema.audit import AuditEvent
 from hub.schema.children import Child
+from hub.schema.clients import ClientPayload, OAuthClient, RevokeClientPayload
 from hub.schema.errors import ErrorCodes
+from hub.schema.identity import AccessRecord
+from hub.schema.members import InviteMemberPayload, RoleGrant, RoleGrantPayload
 from hub.schema.needs import Need
 from hub.schema.pagination import Connection
-from hub.schema.payloads import ChildPayload, NeedPayload
+from hub.schema.payloads import ChildPayload, NeedPayload, ProviderPayload
 from hub.schema.providers import Provider
 from hub.schema.regions import Region
+from hub.schema.statistics import NeedCount
 from hub.schema.viewer import Viewer
 
 
@@ -52,6 +62,26 @@ class Query:
         description="Needs within your jurisdictions; by default most urgent first, then oldest.",
     )
     need: Need | None = strawberry.field(resolver=need_fields.resolve_need)
+    need_statistics: list[NeedCount] = strawberry.field(
+        resolver=statistics_fields.resolve_need_statistics,
+        description="Counts of needs by category and status within your jurisdictions.",
+    )
+    access_log: Connection[AccessRecord] = strawberry.field(
+        resolver=identity_fields.resolve_access_log,
+        description="Who read a child's identity, newest first: for officials and auditors.",
+    )
+    audit_events: Connection[AuditEvent] = strawberry.field(
+        resolver=audit_fields.resolve_audit_events,
+        description="The audit log of your jurisdictions, newest first.",
+    )
+    role_grants: list[RoleGrant] = strawberry.field(
+        resolver=member_fields.resolve_role_grants,
+        description="The live roles at a provider that you could grant or revoke yourself.",
+    )
+    clients: list[OAuthClient] = strawberry.field(
+        resolver=client_fields.resolve_clients,
+        description="A provider's OAuth clients, for those who manage them.",
+    )
 
 
 @strawberry.type
@@ -61,6 +91,25 @@ class Mutation:
     open_need: NeedPayload = strawberry.mutation(resolver=need_fields.open_need)
     update_need: NeedPayload = strawberry.mutation(resolver=need_fields.update_need)
     cancel_need: NeedPayload = strawberry.mutation(resolver=need_fields.cancel_need)
+    create_provider: ProviderPayload = strawberry.mutation(resolver=provider_fields.create_provider)
+    suspend_provider: ProviderPayload = strawberry.mutation(
+        resolver=provider_fields.suspend_provider,
+        description="Its members and clients stop working on their next request.",
+    )
+    reactivate_provider: ProviderPayload = strawberry.mutation(
+        resolver=provider_fields.reactivate_provider
+    )
+    invite_member: InviteMemberPayload = strawberry.mutation(resolver=member_fields.invite_member)
+    grant_role: RoleGrantPayload = strawberry.mutation(resolver=member_fields.grant_role)
+    revoke_role: RoleGrantPayload = strawberry.mutation(resolver=member_fields.revoke_role)
+    register_client: ClientPayload = strawberry.mutation(
+        resolver=client_fields.register_client, description="The secret is shown once."
+    )
+    rotate_client: ClientPayload = strawberry.mutation(
+        resolver=client_fields.rotate_client,
+        description="A new secret (shown once) or new public keys; the old ones stop working.",
+    )
+    revoke_client: RevokeClientPayload = strawberry.mutation(resolver=client_fields.revoke_client)
 
 
 class HubSchema(Schema):

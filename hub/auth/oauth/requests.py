@@ -84,4 +84,3 @@ async def read_request(request: Request, public_url: str) -> HubOAuth2Request:
     uri = public_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
     address = request.client.host if request.client else None
     return HubOAuth2Request(request.method, uri, request.headers, query, form, address)
-
