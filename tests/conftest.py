@@ -14,6 +14,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,12 +23,15 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+from starlette.applications import Starlette
 
 from hub.app import create_app
 from hub.db import migrate
 from hub.db.embedded import embedded_url
 from hub.db.engine import async_url, create_engine
+from hub.domain import identity
 from hub.settings import Settings
+from tests.auth import Tokens
 from tests.graphql import GraphQLClient
 from tests.world import World, build_world
 
@@ -99,28 +103,81 @@ async def clean_database(request: pytest.FixtureRequest) -> None:
             await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
+TEST_SETTINGS = {
+    "id_hash_key": "test-id-hash-key",
+    "key_encryption_key": "test-key-encryption-key",
+    # argon2 stays argon2, at a cost that keeps the suite fast.
+    "password_hash_time_cost": 1,
+    "password_hash_memory_kib": 1024,
+}
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(env="dev", data_dir=tmp_path, id_hash_key="test-id-hash-key")
+    return Settings(env="dev", data_dir=tmp_path, **TEST_SETTINGS)  # type: ignore[arg-type]
 
 
 @pytest.fixture
-async def http(engine: AsyncEngine, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, engine=engine)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://hub.test"
-        ) as client,
-    ):
+def external_jwks() -> dict[str, dict[str, Any]]:
+    """JWKS documents of external identity providers, by URL, served without a network."""
+    return {}
+
+
+@pytest.fixture
+async def app(
+    engine: AsyncEngine, settings: Settings, external_jwks: dict[str, dict[str, Any]]
+) -> AsyncIterator[Starlette]:
+    async def fetch(uri: str) -> dict[str, Any]:
+        return external_jwks[uri]
+
+    application = create_app(settings, engine=engine, jwks_fetcher=fetch)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://hub.test"
+    ) as client:
         yield client
 
 
 @pytest.fixture
-def gql(http: httpx.AsyncClient) -> GraphQLClient:
-    return GraphQLClient(http)
+def gql(http: httpx.AsyncClient, tokens: Tokens) -> GraphQLClient:
+    return GraphQLClient(http, tokens)
 
 
 @pytest.fixture
 async def world(engine: AsyncEngine) -> World:
     return await build_world(engine)
+
+
+@pytest.fixture
+def tokens(app: Starlette, engine: AsyncEngine, world: World, settings: Settings) -> Tokens:
+    return Tokens(app, engine, world, settings)
+
+
+@pytest.fixture(autouse=True)
+async def every_identity_read_is_recorded(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[None]:
+    """Across the whole suite: each identity handed out wrote exactly one access record."""
+    if "engine" not in request.fixturenames:
+        yield
+        return
+    handed_out = 0
+    original = identity.read_identities
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal handed_out
+        found = await original(*args, **kwargs)
+        handed_out += len(found)
+        return found
+
+    monkeypatch.setattr(identity, "read_identities", counting)
+    yield
+    engine: AsyncEngine = request.getfixturevalue("engine")
+    async with engine.connect() as connection:
+        recorded = (await connection.execute(text("SELECT count(*) FROM access_records"))).scalar()
+    assert recorded == handed_out, f"{handed_out} identities read, {recorded} access records"

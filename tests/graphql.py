@@ -1,11 +1,15 @@
-"""A GraphQL client for tests: posts an operation as a member, returns the decoded response."""
+"""A GraphQL client for tests: posts an operation as a member (with a real access token) or
+with a given token, and returns the decoded response."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from tests.auth import Tokens
 
 
 @dataclass
@@ -25,15 +29,31 @@ class GraphQLResponse:
 
 
 class GraphQLClient:
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, tokens: Tokens | None = None) -> None:
         self.http = http
+        self.tokens = tokens
+        self._member_tokens: dict[str, str] = {}
 
     async def __call__(
-        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        as_: str | None = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> GraphQLResponse:
-        headers = {"X-Hub-Dev-Member": as_} if as_ else {}
+        """``as_``: a member of the test world, acting through an app of their provider."""
+        sent = dict(headers or {})
+        if as_ is not None:
+            assert self.tokens is not None
+            if as_ not in self._member_tokens:
+                self._member_tokens[as_] = await self.tokens.member(as_)
+            token = self._member_tokens[as_]
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
         response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=sent
         )
         body = response.json()
         return GraphQLResponse(response.status_code, body.get("data"), body.get("errors") or [])

@@ -52,7 +52,7 @@ class OAuthClient(Base):
     # argon2 hash of the secret for the client_secret_* methods; shown once, never stored plain.
     secret_hash: Mapped[str | None] = mapped_column(String(200))
     # Public keys (a JWK set) for private_key_jwt.
-    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     grant_types: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
     redirect_uris: Mapped[list[str]] = mapped_column(ARRAY(Text))
     # The most the client may ever be granted; a token's scopes are a subset.
