@@ -103,6 +103,11 @@ KIND_ROLES: dict[ProviderKind, frozenset[Role]] = {
 
 # Identity goes to non-government providers only through a claim and the guardian's consent.
 GOVERNMENT_KINDS = frozenset({ProviderKind.GOVERNMENT, ProviderKind.VILLAGE_OFFICE})
+# Permissions that only a non-government provider's roles exercise.
+NON_GOVERNMENT_ONLY = frozenset({Permission.READ_CLAIMED_IDENTITY})
+# Permissions whose reach is not a region: the provider directory is open to every provider
+# that may read it at all, and hub-wide audit events belong to no region.
+UNREGIONAL = frozenset({Permission.READ_PROVIDERS, Permission.READ_PLATFORM_AUDIT})
 
 ALL_SCOPES: tuple[str, ...] = tuple(permission.value for permission in Permission)
 
@@ -110,6 +115,8 @@ ALL_SCOPES: tuple[str, ...] = tuple(permission.value for permission in Permissio
 def jurisdictions_for(principal: Principal, permission: Permission) -> tuple[str, ...]:
     """The region prefixes where the principal holds ``permission``; empty if nowhere."""
     if principal.scopes is not None and permission.value not in principal.scopes:
+        return ()
+    if permission in NON_GOVERNMENT_ONLY and principal.provider_kind in GOVERNMENT_KINDS:
         return ()
     prefixes = {
         grant.jurisdiction

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.auth.policy import GOVERNMENT_KINDS, Permission, jurisdictions_for
+from hub.auth.policy import Permission, jurisdictions_for
 from hub.auth.principal import Principal
 from hub.db.models import AccessRecord, Child, ChildIdentity, GuardianConsent, Member
 from hub.domain.clock import utcnow
@@ -70,7 +70,7 @@ async def consented_children(
     rows = await session.scalars(
         select(GuardianConsent.child_id).where(
             GuardianConsent.child_id.in_(wanted),
-            GuardianConsent.covers.any(ConsentScope.IDENTITY_TO_CLAIMANT),  # type: ignore[arg-type]
+            GuardianConsent.covers.contains([ConsentScope.IDENTITY_TO_CLAIMANT]),
             GuardianConsent.given_at <= now,
             GuardianConsent.withdrawn_at.is_(None),
         )
@@ -78,11 +78,10 @@ async def consented_children(
     return set(rows)
 
 
-async def _claimed_and_consented(
+async def claimed_and_consented(
     session: AsyncSession, principal: Principal, child_ids: list[uuid.UUID]
 ) -> set[uuid.UUID]:
-    if principal.provider_kind in GOVERNMENT_KINDS:
-        return set()
+    """The children whose identity the principal may see through a claim and consent."""
     reachable = jurisdictions_for(principal, Permission.READ_CLAIMED_IDENTITY)
     if not reachable or not child_ids:
         return set()
@@ -113,7 +112,7 @@ async def read_identities(
                 select(Child.id).where(Child.id.in_(wanted), within(Child.region_code, official))
             )
         )
-    allowed |= await _claimed_and_consented(
+    allowed |= await claimed_and_consented(
         session, principal, [c for c in wanted if c not in allowed]
     )
     if not allowed:

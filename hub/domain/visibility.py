@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from hub.auth.policy import GOVERNMENT_KINDS, Permission, may
+from hub.auth.policy import Permission, may
 from hub.auth.principal import Principal
 
 
@@ -31,8 +31,7 @@ def tier_for(principal: Principal, region_code: str) -> Tier:
     return Tier(
         case_detail=may(principal, Permission.READ_CASE_DETAIL, region_code),
         identity=may(principal, Permission.READ_IDENTITY, region_code),
-        identity_if_claimed=principal.provider_kind not in GOVERNMENT_KINDS
-        and may(principal, Permission.READ_CLAIMED_IDENTITY, region_code),
+        identity_if_claimed=may(principal, Permission.READ_CLAIMED_IDENTITY, region_code),
     )
 
 
