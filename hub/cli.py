@@ -1,4 +1,4 @@
-"""The ``hub`` command: migrate, serve, and run a demo."""
+"""The ``hub`` command: migrate, serve, run a demo; bootstrap admins, clients and keys."""
 
 from __future__ import annotations
 
@@ -14,22 +14,26 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from hub import access_cli
 from hub.app import create_app
 from hub.db import migrate as migrations
 from hub.db.engine import UnsupportedServer, create_engine, ensure_supported_server
 from hub.db.location import resolve_database_url
 from hub.secrets import id_hash_key
 from hub.settings import Settings
-from hub.vocabulary import ProviderKind, Role
 
 cli = typer.Typer(help="The hub: one needs register for left-behind children, over GraphQL.")
+cli.add_typer(access_cli.admin_cli, name="admin")
+cli.add_typer(access_cli.clients_cli, name="clients")
+cli.add_typer(access_cli.keys_cli, name="keys")
+cli.command("login")(access_cli.login)
 console = Console()
 
 HostOption = Annotated[str | None, typer.Option(help="Address to listen on [HUB_HOST].")]
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on [HUB_PORT].")]
 
 
-def _settings(**overrides: object) -> Settings:
+def settings_from_env(**overrides: object) -> Settings:
     settings = Settings.from_env()
     given = {key: value for key, value in overrides.items() if value is not None}
     return dataclasses.replace(settings, **given)  # type: ignore[arg-type]
@@ -75,7 +79,7 @@ def _serve(settings: Settings) -> None:
 @cli.command()
 def migrate() -> None:
     """Upgrade the database to the newest schema."""
-    settings = _settings()
+    settings = settings_from_env()
     _configure_logging(settings)
     _migrated_url(settings)
     console.print(f"database at revision {migrations.head_revision()}")
@@ -84,7 +88,7 @@ def migrate() -> None:
 @cli.command()
 def serve(host: HostOption = None, port: PortOption = None) -> None:
     """Migrate the database if needed, then serve the API."""
-    settings = _settings(host=host, port=port)
+    settings = settings_from_env(host=host, port=port)
     _configure_logging(settings)
     _migrated_url(settings)
     _serve(settings)
@@ -97,37 +101,64 @@ def demo(
     children: Annotated[int, typer.Option(help="How many children to seed.")] = 3000,
 ) -> None:
     """Seed a demo dataset into an empty database, then serve it with GraphiQL on."""
+    from hub.demo.access import seed_access
     from hub.demo.seed import seed_demo
 
     env = os.environ.get("HUB_ENV", "dev")
-    settings = _settings(host=host, port=port, env="dev" if env.lower() == "dev" else "prod")
+    settings = settings_from_env(
+        host=host, port=port, env="dev" if env.lower() == "dev" else "prod"
+    )
     _configure_logging(settings)
     url = _migrated_url(settings)
 
-    async def seed() -> object:
+    async def seed() -> tuple[object, object]:
         engine = create_engine(url, pool_size=2)
         try:
-            return await seed_demo(engine, id_hash_key=id_hash_key(settings), children=children)
+            summary = await seed_demo(engine, id_hash_key=id_hash_key(settings), children=children)
+            if summary is None:
+                return None, None
+            return summary, await seed_access(engine, settings, summary.members)
         finally:
             await engine.dispose()
 
     with console.status("seeding the demo dataset"):
-        summary = asyncio.run(seed())
+        summary, access = asyncio.run(seed())
     if summary is None:
-        console.print("The database already holds data; serving it as it is.")
+        console.print(
+            "The database already holds data; serving it as it is. (The demo's passwords and "
+            "client secrets were shown when it was seeded; `hub clients create` makes new ones.)"
+        )
     else:
-        _print_summary(summary, settings)
+        _print_summary(summary, access, settings)
     _serve(settings)
 
 
-def _print_summary(summary: object, settings: Settings) -> None:
+def _print_summary(summary: object, access: object, settings: Settings) -> None:
+    from hub.demo.access import DemoAccess
     from hub.demo.seed import DemoSummary
 
     assert isinstance(summary, DemoSummary)
-    endpoint = f"http://{settings.host}:{settings.port}/graphql"
+    assert isinstance(access, DemoAccess)
+    hub_url = settings.public_url
+    endpoint = f"{hub_url}/graphql"
     console.print(
         f"[bold]Demo data[/bold]: {summary.regions} regions, {summary.providers} providers, "
         f"{len(summary.members)} members, {summary.children} children, {summary.needs} needs."
+    )
+    console.print(
+        f"Every demo member's password is [bold]{access.password}[/bold]; the secrets below "
+        "are shown once (the hub keeps only hashes).\n"
+    )
+    # No jurisdiction filter: each role sees the needs of its own area, in its own tier.
+    query = (
+        "{ viewer { login clientId } needs(filter: {statuses: [OPEN]}, first: 3) "
+        "{ edges { node { category urgency description region { name } "
+        'child { code ageBand school identity(purpose: "demo") { fullName } } } } } }'
+    )
+    body = json.dumps({"query": query}, ensure_ascii=False)
+    ask = (
+        f"curl -s {endpoint} -H 'content-type: application/json' "
+        f"-H \"Authorization: Bearer $TOKEN\" -d '{body}'"
     )
     table = Table("login", "role", "jurisdiction", "provider", "kind")
     table.columns[0].no_wrap = True
@@ -140,32 +171,34 @@ def _print_summary(summary: object, settings: Settings) -> None:
             member.provider_kind.value,
         )
     console.print(table)
-    county = summary.sample_county
-    # An NGO coordinator who works in the sample county, so the first query finds its needs.
-    coordinator = next(
-        m
-        for m in summary.members
-        if m.role is Role.COORDINATOR
-        and m.provider_kind is ProviderKind.NGO
-        and county.startswith(m.jurisdiction)
-    )
-    query = (
-        f'{{ needs(filter: {{jurisdiction: "{county}", statuses: [OPEN]}}, first: 5) '
-        "{ edges { node { id category urgency status child { code ageBand region { name } } "
-        "region { code name } } } pageInfo { hasNextPage endCursor } } }"
-    )
+    console.print("\n[bold]Get a token as a member[/bold] (the app of their provider signs in):")
+    for member in summary.members:
+        app = access.apps[member.provider_id]
+        console.print(
+            f"TOKEN=$(echo '{access.password}' | hub login --hub {hub_url} "
+            f"--client-id {app.client_id} --client-secret {app.client_secret} "
+            f"--login {member.login} --password-stdin)   # {member.role.value}",
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
+    console.print("\n[bold]Get a token as a machine client[/bold] (client_credentials):")
+    for machine in access.machines:
+        console.print(
+            f"TOKEN=$(curl -s -u {machine.client_id}:{machine.client_secret} "
+            f"-d grant_type=client_credentials {hub_url}/oauth/token "
+            "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
+            f"   # {machine.provider_kind.value}, {machine.role.value if machine.role else ''}",
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
     console.print(
-        f"\nGraphiQL: [link]{endpoint}[/link]  (dev mode: act as a member with the "
-        f"header X-Hub-Dev-Member: <login>)"
+        "\n[bold]Then ask[/bold] - the same query answers differently by role "
+        "(identity only for officials; case detail only where allowed):\n"
     )
-    console.print("A first query to try, as an NGO coordinator:\n")
-    body = json.dumps({"query": query}, ensure_ascii=False)
-    console.print(
-        f"curl -s {endpoint} -H 'content-type: application/json' "
-        f"-H 'X-Hub-Dev-Member: {coordinator.login}' -d '{body}'",
-        soft_wrap=True,
-        markup=False,
-    )
+    console.print(ask, soft_wrap=True, markup=False, highlight=False)
+    console.print(f"\nGraphiQL: [link]{endpoint}[/link]")
 
 
 def main() -> None:
