@@ -167,7 +167,8 @@ def upgrade() -> None:
             name=op.f("ck_oauth_clients_keys_for_private_key_jwt"),
         ),
         sa.CheckConstraint(
-            "token_endpoint_auth_method IN ('client_secret_basic', 'client_secret_post', 'private_key_jwt', 'external')",
+            "token_endpoint_auth_method IN "
+            "('client_secret_basic', 'client_secret_post', 'private_key_jwt', 'external')",
             name=op.f("ck_oauth_clients_auth_method_known"),
         ),
         sa.ForeignKeyConstraint(
