@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -53,11 +54,15 @@ def create_app(
         app.state.sessions = session_factory(active)
         app.state.id_hash_key = await asyncio.to_thread(id_hash_key, settings)
         kek = await asyncio.to_thread(key_encryption_key, settings)
-        if await migrate.is_at_head(active):
-            async with app.state.sessions.begin() as session:
-                await ensure_signing_key(session, kek)
-        else:
-            logger.warning("the database is not migrated: no tokens until `hub migrate` runs")
+        try:
+            if await migrate.is_at_head(active):
+                async with app.state.sessions.begin() as session:
+                    await ensure_signing_key(session, kek)
+            else:
+                logger.warning("the database is not migrated: no tokens until `hub migrate` runs")
+        except (OSError, SQLAlchemyError):
+            # Serve anyway: /readyz tells the orchestrator; the keys load once the database is up.
+            logger.warning("the database is unreachable; signing keys will load later")
         app.state.keyring = KeyRing(
             app.state.sessions, kek, refresh_seconds=settings.signing_keys_refresh
         )

@@ -115,6 +115,9 @@ class Tokens:
             self._clients[provider_id] = made
         return made
 
+    def client_id_for(self, login: str) -> str:
+        return self._clients[self.world.providers[MEMBERS[login][0]]][1]
+
     async def member(self, login: str, *, scopes: Iterable[str] = ALL_SCOPES, **claims: Any) -> str:
         """A token for a member of the test world, through an app of their provider."""
         provider_key = MEMBERS[login][0]

@@ -144,8 +144,10 @@ async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def gql(http: httpx.AsyncClient, tokens: Tokens) -> GraphQLClient:
-    return GraphQLClient(http, tokens)
+async def gql(http: httpx.AsyncClient, tokens: Tokens) -> GraphQLClient:
+    client = GraphQLClient(http, tokens)
+    await client.sign_in_everyone()
+    return client
 
 
 @pytest.fixture

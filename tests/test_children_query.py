@@ -445,7 +445,7 @@ async def test_officials_see_case_detail_and_identity(
     assert record["child_id"] == child.id
     assert record["member_id"] == world.members[login]
     assert record["provider_id"] == world.providers[provider or "village_office"]
-    assert record["client_id"] is None
+    assert record["client_id"] == gql.client_id_for(login)
     assert record["purpose"] == PURPOSE
 
 

@@ -357,7 +357,7 @@ async def test_viewer(gql: GraphQLClient, world: World) -> None:
     viewer = ngo.ok()["viewer"]
     assert viewer == {
         "login": "ngo",
-        "clientId": None,
+        "clientId": gql.client_id_for("ngo"),  # the app the member acts through
         "provider": {
             "id": viewer["provider"]["id"],
             "name": "春苗助学会",

@@ -33,7 +33,7 @@ from hub.db.models import OAuthClient, Provider
 from hub.settings import Settings
 from hub.vocabulary import ProviderStatus
 
-NO_CREDENTIALS = "sign in to use the hub: send an access token as 'Authorization: Bearer <token>'"
+NO_CREDENTIALS = "sign in to use the hub"
 
 
 class Authenticator:

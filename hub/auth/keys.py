@@ -115,6 +115,7 @@ class KeyRing:
         refresh_seconds: int,
     ) -> None:
         self._sessions = sessions
+        self._kek_bytes = key_encryption_key
         self._kek = wrapping_key(key_encryption_key)
         self._refresh = refresh_seconds
         self._keys: Keys | None = None
@@ -138,22 +139,27 @@ class KeyRing:
             return True
         return unknown_kid is not None and not self._keys.knows(unknown_kid) and age > 1.0
 
+    async def _live_rows(self) -> list[SigningKey]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(SigningKey)
+                .where(SigningKey.retired_at.is_(None))
+                .order_by(SigningKey.created_at.desc(), SigningKey.kid)
+            )
+            return list(rows.all())
+
     def forget(self) -> None:
         """Drop the cache: the next use reads the keys again (after a rotation, in tests)."""
         self._keys = None
 
     async def _load(self) -> Keys:
-        async with self._sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(SigningKey)
-                    .where(SigningKey.retired_at.is_(None))
-                    .order_by(SigningKey.created_at.desc(), SigningKey.kid)
-                )
-            ).all()
-        if not rows:
-            raise LookupError("the hub has no signing key; run `hub keys rotate` or start it once")
+        rows = await self._live_rows()
+        if not rows:  # a database that was down (or empty) when the process started
+            async with self._sessions.begin() as session:
+                await ensure_signing_key(session, self._kek_bytes)
+            rows = await self._live_rows()
         public = [ECKey.import_key(row.public_jwk) for row in rows]
+
         return Keys(
             signing=_open(rows[0].private_jwe, self._kek),
             verifying=KeySet(list(public)),

@@ -84,15 +84,41 @@ async def live_client(session: AsyncSession, client_id: str) -> tuple[OAuthClien
 
 
 async def token_principal(session: AsyncSession, claims: AccessClaims) -> Principal | str:
-    """The principal an access token of the hub's own stands for, read live; or why none."""
-    found = await live_client(session, claims.client_id)
-    if found is None:
-        return "the token's client was revoked, or its provider suspended"
-    client, provider = found
-    revoked = await session.scalar(
-        select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == claims.token_id)
+    """The principal an access token of the hub's own stands for, read live; or why none.
+
+    Two statements: the client with everything that could have been revoked since the token
+    was issued (client, provider, the token itself, its authorization, the member), then the
+    roles.
+    """
+    revoked_token = (
+        select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == claims.token_id).exists()
     )
-    if revoked is not None:
+    family_live = (
+        select(TokenFamily.id)
+        .where(
+            TokenFamily.id == claims.family_id,
+            TokenFamily.revoked_at.is_(None),
+            TokenFamily.client_id == OAuthClient.id,
+            TokenFamily.member_id == claims.member_id,
+        )
+        .exists()
+    )
+    login = select(Member.login).where(Member.id == claims.member_id).scalar_subquery()
+    row = (
+        await session.execute(
+            select(OAuthClient, Provider, revoked_token, family_live, login)
+            .join(Provider, Provider.id == OAuthClient.provider_id)
+            .where(
+                OAuthClient.client_id == claims.client_id,
+                OAuthClient.revoked_at.is_(None),
+                Provider.status == ProviderStatus.ACTIVE,
+            )
+        )
+    ).first()
+    if row is None:
+        return "the token's client was revoked, or its provider suspended"
+    client, provider, is_revoked, is_family_live, member_login = row
+    if is_revoked:
         return "the access token was revoked"
     scopes = claims.scopes & frozenset(client.scopes)
     if claims.member_id is None:
@@ -107,30 +133,21 @@ async def token_principal(session: AsyncSession, claims: AccessClaims) -> Princi
             scopes=scopes,
             label=client.name,
         )
-    if claims.family_id is None:
-        return "the token names a member but no authorization"
-    family = await session.get(TokenFamily, claims.family_id)
-    if (
-        family is None
-        or family.revoked_at is not None
-        or family.client_id != client.id
-        or family.member_id != claims.member_id
-    ):
+    if claims.family_id is None or not is_family_live:
         return "the authorization behind this token was revoked"
-    member = await session.get(Member, claims.member_id)
     grants = await _live_grants(
         session, RoleGrant.member_id == claims.member_id, RoleGrant.provider_id == provider.id
     )
-    if member is None or not grants:
+    if member_login is None or not grants:
         return "the member holds no live role in the client's provider"
     return Principal(
         provider_id=provider.id,
         provider_kind=provider.kind,
-        member_id=member.id,
+        member_id=claims.member_id,
         client_id=client.client_id,
         grants=grants,
         scopes=scopes,
-        label=member.login,
+        label=member_login,
     )
 
 
