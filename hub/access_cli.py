@@ -14,6 +14,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -341,3 +342,18 @@ def login(
         console.print(f"[red]{token.json().get('error_description', token.text)}[/red]")
         raise typer.Exit(1)
     print(token.json()["access_token"])
+
+
+def prune() -> None:
+    """Delete replay guards, revocations, codes and sign-in records past their usefulness."""
+    from hub.auth.maintenance import prune as prune_stale
+    from hub.cli import settings_from_env
+
+    settings = settings_from_env()
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+        async with sessions.begin() as session:
+            return await prune_stale(session, settings, datetime.now(UTC))
+
+    for table, deleted in _run(settings, work).items():
+        console.print(f"{table}: {deleted} deleted")

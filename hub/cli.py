@@ -27,6 +27,7 @@ cli.add_typer(access_cli.admin_cli, name="admin")
 cli.add_typer(access_cli.clients_cli, name="clients")
 cli.add_typer(access_cli.keys_cli, name="keys")
 cli.command("login")(access_cli.login)
+cli.command("prune")(access_cli.prune)
 console = Console()
 
 HostOption = Annotated[str | None, typer.Option(help="Address to listen on [HUB_HOST].")]

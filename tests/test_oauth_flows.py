@@ -589,3 +589,20 @@ async def test_an_invited_member_sets_a_password_and_signs_in(
     _, challenge = pkce()
     signed_in = await ngo_app.sign_in(ngo_app.params(challenge), login="new.worker")
     assert signed_in.status_code == 302 and "code" in query_of(signed_in.headers["location"])
+
+
+async def test_pruning_forgets_only_what_is_stale(
+    ngo_app: App, engine: AsyncEngine, settings: Settings
+) -> None:
+    from hub.auth.maintenance import prune
+    from hub.db.engine import session_factory
+
+    code, verifier = await ngo_app.code()
+    await ngo_app.exchange(code, verifier)
+    async with session_factory(engine).begin() as session:
+        fresh = await prune(session, settings, datetime.now(UTC))
+    assert not any(fresh.values())
+    async with session_factory(engine).begin() as session:
+        later = await prune(session, settings, datetime.now(UTC) + timedelta(days=60))
+    assert later["refresh_tokens"] == 1 and later["token_families"] == 1
+    assert later["authorization_codes"] == 1 and later["login_attempts"] == 1
