@@ -121,3 +121,20 @@ class ConsentScope(StrEnum):
     """What a guardian's consent covers."""
 
     IDENTITY_TO_CLAIMANT = "identity_to_claimant"
+
+
+class ClaimStatus(StrEnum):
+    """Where a claim stands. Only an active claim holds (part of) its need."""
+
+    ACTIVE = "active"
+    FULFILLED = "fulfilled"  # its whole pledge was delivered and verified
+    RELEASED = "released"  # given back by the claimant, with a reason
+    EXPIRED = "expired"  # its deadline passed before the pledge was delivered
+    FAILED = "failed"  # it could not be delivered, with a reason
+    REVOKED = "revoked"  # withdrawn by an official, with a reason
+
+
+class DeliveryStatus(StrEnum):
+    LOGGED = "logged"  # reported by the provider, awaiting verification
+    VERIFIED = "verified"
+    DISPUTED = "disputed"

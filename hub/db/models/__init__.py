@@ -4,8 +4,11 @@ from hub.db.models.access import AccessRecord
 from hub.db.models.audit import AuditEvent
 from hub.db.models.base import Base
 from hub.db.models.child import Child, ChildIdentity, GuardianConsent
+from hub.db.models.claim import Claim
 from hub.db.models.credentials import Invitation, LoginAttempt, MemberCredential
+from hub.db.models.delivery import Delivery
 from hub.db.models.idempotency import IdempotencyKey
+from hub.db.models.merge import ChildMerge
 from hub.db.models.need import Need
 from hub.db.models.oauth import (
     AuthorizationCode,
@@ -26,6 +29,9 @@ __all__ = [
     "Base",
     "Child",
     "ChildIdentity",
+    "ChildMerge",
+    "Claim",
+    "Delivery",
     "GuardianConsent",
     "IdempotencyKey",
     "Invitation",

@@ -40,6 +40,9 @@ class Child(Base):
         CheckConstraint(
             "parents_away_since IS NULL OR father_away OR mother_away", name="absence_has_parent"
         ),
+        CheckConstraint(
+            "(status = 'merged') = (merged_into_id IS NOT NULL)", name="merged_has_target"
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -56,6 +59,10 @@ class Child(Base):
     school: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[ChildStatus] = mapped_column(
         pg_enum(ChildStatus, "child_status"), server_default=ChildStatus.ACTIVE.value
+    )
+    # The record this one was merged into, while it is merged.
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("children.id")
     )
     registered_by_provider_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("providers.id")

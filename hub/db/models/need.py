@@ -31,6 +31,12 @@ class Need(Base):
         CheckConstraint(
             "(status = 'cancelled') = (cancel_reason IS NOT NULL)", name="cancelled_has_reason"
         ),
+        # Rule 1 for divisible needs, enforced by the database: the pledges never exceed the
+        # quantity (an indivisible need counts as one).
+        CheckConstraint(
+            "pledged_quantity >= 0 AND pledged_quantity <= coalesce(quantity, 1)",
+            name="pledges_within_quantity",
+        ),
         # Jurisdiction filters are region-code prefix ranges; status narrows them further.
         Index("ix_needs_region_code_status", "region_code", "status"),
         # The default order: most urgent first, then oldest, with the id as a tie-breaker.
@@ -49,6 +55,8 @@ class Need(Base):
     description: Mapped[str] = mapped_column(Text)
     quantity: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     unit: Mapped[NeedUnit | None] = mapped_column(pg_enum(NeedUnit, "need_unit"))
+    # What active and fulfilled claims hold, plus what ended claims delivered before ending.
+    pledged_quantity: Mapped[Decimal] = mapped_column(Numeric(14, 2), server_default=text("0"))
     status: Mapped[NeedStatus] = mapped_column(
         pg_enum(NeedStatus, "need_status"), server_default=NeedStatus.OPEN.value
     )
