@@ -19,6 +19,7 @@ from hub.auth.oauth.routes import oauth_routes
 from hub.db import migrate
 from hub.db.engine import create_engine, session_factory
 from hub.db.location import resolve_database_url
+from hub.domain.sweeper import run_sweeper
 from hub.graphql_app import HubGraphQL
 from hub.health import healthz, readyz
 from hub.schema.root import build_schema
@@ -72,9 +73,19 @@ def create_app(
             app.state.keyring,
             ExternalKeys(jwks_fetcher, refresh_seconds=settings.external_jwks_refresh),
         )
+        sweeper = None
+        if settings.sweep_interval_seconds > 0:
+            sweeper = asyncio.create_task(
+                run_sweeper(app.state.sessions, settings.sweep_interval_seconds),
+                name="claim-sweeper",
+            )
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             if own_engine:
                 await active.dispose()
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from hub.vocabulary import NeedCategory
+
 Environment = Literal["dev", "prod"]
 
 
@@ -57,6 +59,14 @@ class Settings:
     external_jwks_refresh: int = 300
     # Encrypts the signing keys' private parts in the database; else a key in the data directory.
     key_encryption_key: str | None = field(default=None, repr=False)
+
+    # How often each process looks for claims past their deadline; 0 turns the sweeper off.
+    sweep_interval_seconds: float = 60.0
+    claim_max_extensions: int = 2
+    # Per-category overrides of the days a claim runs before it expires, and of the window in
+    # which aid of the same category from two providers counts as overlapping.
+    claim_days: Mapping[NeedCategory, int] = field(default_factory=dict)
+    overlap_days: Mapping[NeedCategory, int] = field(default_factory=dict)
 
     @property
     def public_url(self) -> str:
@@ -136,6 +146,14 @@ class Settings:
                 env, "HUB_EXTERNAL_JWKS_REFRESH", cls.external_jwks_refresh, minimum=10
             ),
             key_encryption_key=env.get("HUB_KEY_ENCRYPTION_KEY") or None,
+            sweep_interval_seconds=_float(
+                env, "HUB_SWEEP_INTERVAL_SECONDS", cls.sweep_interval_seconds, minimum=0.0
+            ),
+            claim_max_extensions=_int(
+                env, "HUB_CLAIM_MAX_EXTENSIONS", cls.claim_max_extensions, minimum=0
+            ),
+            claim_days=_days_by_category(env, "HUB_CLAIM_DAYS"),
+            overlap_days=_days_by_category(env, "HUB_OVERLAP_DAYS"),
         )
 
 
@@ -163,3 +181,38 @@ def _int(
     if maximum is not None and value > maximum:
         raise SettingsError(f"{name} must be at most {maximum}, not {value}")
     return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from exc
+    if not value >= minimum:  # also refuses NaN
+        raise SettingsError(f"{name} must be at least {minimum}, not {raw!r}")
+    return value
+
+
+def _days_by_category(env: Mapping[str, str], name: str) -> dict[NeedCategory, int]:
+    """``material=60,medical=14``: days per need category; categories left out keep defaults."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return {}
+    days: dict[NeedCategory, int] = {}
+    for item in raw.split(","):
+        category, _, value = item.partition("=")
+        try:
+            key = NeedCategory(category.strip().lower())
+        except ValueError as exc:
+            known = ", ".join(c.value for c in NeedCategory)
+            raise SettingsError(f"{name}: {category.strip()!r} is not one of {known}") from exc
+        try:
+            days[key] = int(value)
+        except ValueError as exc:
+            raise SettingsError(f"{name}: give whole days for {key.value}, not {value!r}") from exc
+        if days[key] < 1:
+            raise SettingsError(f"{name}: {key.value} needs at least 1 day")
+    return days

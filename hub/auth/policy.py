@@ -34,6 +34,9 @@ class Permission(StrEnum):
     READ_ACCESS_LOG = "access_log:read"  # who read which child's identity
     READ_AUDIT = "audit:read"  # the audit log of one's jurisdiction
     READ_PLATFORM_AUDIT = "audit:read_platform"  # hub-wide events that belong to no region
+    CLAIM = "coordination:claim"  # claim needs; extend, release and deliver one's own claims
+    VERIFY = "coordination:verify"  # verify or dispute others' deliveries; fail or revoke claims
+    OVERSEE = "coordination:oversee"  # overlapping aid and providers' accountability
 
 
 _READERS = {Permission.READ_REGISTER, Permission.READ_PROVIDERS, Permission.READ_STATISTICS}
@@ -42,8 +45,11 @@ _OFFICIALS = _READERS | {
     Permission.READ_IDENTITY,
     Permission.WRITE_REGISTER,
     Permission.READ_ACCESS_LOG,
+    Permission.CLAIM,
+    Permission.VERIFY,
+    Permission.OVERSEE,
 }
-_PROVIDER_STAFF = _READERS | {Permission.READ_CLAIMED_IDENTITY}
+_PROVIDER_STAFF = _READERS | {Permission.READ_CLAIMED_IDENTITY, Permission.CLAIM}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Runs the platform: providers, roles, clients and the audit log; no child data at all.

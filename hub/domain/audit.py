@@ -1,6 +1,7 @@
 """Audit events, written in the same transaction as the change they describe, and read back by
 those who may: each reader sees the events of its jurisdiction; events that belong to no region
-(hub-wide ones) only platform-wide readers see."""
+(hub-wide ones) only platform-wide readers see. The database chains every event to the one
+before it by hashes (migration 0003); ``check_chain`` tells whether the chain still holds."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for, may
@@ -59,6 +60,10 @@ class AuditEventView:
     client_id: str | None
     region_code: str | None
     data: dict[str, Any]
+    # The event's place in the hash chain, the previous event's hash and its own.
+    seq: int
+    prev_hash: str
+    hash: str
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ async def list_events(
     if not allowed and not platform:
         raise Forbidden("reading the audit log is for auditors and platform admins")
     requested = validate_prefix(where.jurisdiction) if where.jurisdiction else None
-    regional = within(AuditEvent.region_code, narrow(allowed, requested))  # type: ignore[arg-type]
+    regional = within(AuditEvent.region_code, narrow(allowed, requested))
     visible = (
         or_(regional, AuditEvent.region_code.is_(None)) if platform and not requested else regional
     )
@@ -104,7 +109,55 @@ async def list_events(
             client_id=row.client_id,
             region_code=row.region_code,
             data=row.data,
+            seq=row.chain_seq,
+            prev_hash=row.prev_hash,
+            hash=row.hash,
         )
         for row in rows
     ]
     return make_page(views, page, CURSOR_KIND, lambda view: (view.id,))
+
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    intact: bool
+    checked: int
+    # The first event whose content, position or link does not match, and what is wrong.
+    broken_at: int | None = None
+    problem: str | None = None
+
+
+async def check_chain(session: AsyncSession, principal: Principal) -> ChainCheck:
+    """Walk the whole chain: every event's hash must match its content (recomputed by the same
+    database function that wrote it) and the previous event's hash, with no gap in positions.
+    A row changed or deleted behind the append-only trigger's back shows up here.
+
+    The answer names positions only, never content, so any reader of the audit log may ask.
+    """
+    if not (
+        may(principal, Permission.READ_AUDIT) or may(principal, Permission.READ_PLATFORM_AUDIT)
+    ):
+        raise Forbidden("checking the audit log is for auditors and platform admins")
+    digest = func.audit_event_digest(literal_column("audit_events"))
+    result = await session.stream(
+        select(AuditEvent.chain_seq, AuditEvent.prev_hash, AuditEvent.hash, digest).order_by(
+            AuditEvent.chain_seq
+        )
+    )
+    previous, expected_seq, checked = GENESIS, 1, 0
+    async for seq, prev_hash, stored, recomputed in result:
+        problem = None
+        if seq != expected_seq:
+            problem = f"event {expected_seq} is missing"
+        elif prev_hash != previous:
+            problem = "it does not link to the event before it"
+        elif stored != recomputed:
+            problem = "its content does not match its hash"
+        if problem is not None:
+            await result.close()
+            return ChainCheck(intact=False, checked=checked, broken_at=seq, problem=problem)
+        previous, expected_seq, checked = stored, seq + 1, checked + 1
+    return ChainCheck(intact=True, checked=checked)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -23,7 +23,14 @@ from hub.domain.errors import DomainError, Forbidden, InvalidInput, NotFound, St
 from hub.domain.id_numbers import parse_id_number
 from hub.domain.jurisdiction import narrow, validate_prefix, within
 from hub.domain.pagination import Page, PageRequest, make_page, text_value, typed_key
-from hub.domain.visibility import Tier, age_band, age_on, tier_for, visible_region
+from hub.domain.visibility import (
+    Tier,
+    actively_claimed,
+    age_band,
+    age_on,
+    tier_for,
+    visible_region,
+)
 from hub.vocabulary import ChildStatus, ConsentScope, Guardianship, NeedStatus, RegionLevel, Sex
 
 CURSOR_KIND = "child"
@@ -57,8 +64,11 @@ class ChildView:
     school: str | None = None
 
 
-def view_of(child: Child, principal: Principal) -> ChildView:
-    tier = tier_for(principal, child.region_code)
+def view_of(
+    child: Child, principal: Principal, claimed: Collection[uuid.UUID] = frozenset()
+) -> ChildView:
+    """``claimed``: children the principal's provider actively claims (see ``actively_claimed``)."""
+    tier = tier_for(principal, child.region_code, claimant=child.id in claimed)
     view = ChildView(
         id=child.id,
         code=child.code,
@@ -101,10 +111,13 @@ async def children_by_ids(
     if not wanted:
         return {}
     readable = jurisdictions_for(principal, Permission.READ_REGISTER)
-    rows = await session.scalars(
-        select(Child).where(Child.id.in_(wanted), within(Child.region_code, readable))
-    )
-    return {child.id: view_of(child, principal) for child in rows}
+    rows = (
+        await session.scalars(
+            select(Child).where(Child.id.in_(wanted), within(Child.region_code, readable))
+        )
+    ).all()
+    claimed = await actively_claimed(session, principal, ((c.id, c.region_code) for c in rows))
+    return {child.id: view_of(child, principal, claimed) for child in rows}
 
 
 async def list_children(
@@ -128,7 +141,8 @@ async def list_children(
         (code,) = typed_key(page.after, text_value)
         query = query.where(Child.code > code)
     rows = (await session.scalars(query.order_by(Child.code).limit(page.first + 1))).all()
-    views = [view_of(child, principal) for child in rows]
+    claimed = await actively_claimed(session, principal, ((c.id, c.region_code) for c in rows))
+    views = [view_of(child, principal, claimed) for child in rows]
     return make_page(views, page, CURSOR_KIND, lambda view: (view.code,))
 
 

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -88,3 +88,15 @@ async def remember_result(
         )
     ).scalar_one()
     existing.result_id = str(result_id)
+
+
+async def forget_key(session: AsyncSession, principal: Principal, key: str) -> None:
+    """Free a key this transaction reserved, for a request that ended without changing anything
+    (such as a claim that lost its race): a retry with the key is then a new attempt."""
+    await session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.actor == actor_key(principal),
+            IdempotencyKey.key == key,
+            IdempotencyKey.result_id.is_(None),
+        )
+    )

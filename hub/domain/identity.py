@@ -18,10 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for
 from hub.auth.principal import Principal
-from hub.db.models import AccessRecord, Child, ChildIdentity, GuardianConsent, Member
+from hub.db.models import (
+    AccessRecord,
+    Child,
+    ChildIdentity,
+    Claim,
+    GuardianConsent,
+    Member,
+    Need,
+)
 from hub.domain.clock import utcnow
 from hub.domain.errors import Forbidden, InvalidInput, NotFound
 from hub.domain.jurisdiction import within
+from hub.domain.ledger import effectively_active
 from hub.domain.pagination import Page, PageRequest, make_page
 from hub.vocabulary import ConsentScope
 
@@ -51,13 +60,22 @@ def check_purpose(purpose: str) -> str:
 async def active_claimant_children(
     session: AsyncSession, provider_id: uuid.UUID, child_ids: Iterable[uuid.UUID]
 ) -> set[uuid.UUID]:
-    """The children among ``child_ids`` on whose needs ``provider_id`` holds an active claim.
-
-    HOOK for the coordination issue: claims do not exist yet, so no provider holds one and this
-    returns nothing. Replace the body with a query on active claims when they land; everything
-    else (consent, jurisdiction, the access record) is already enforced around it.
-    """
-    return set()
+    """The children among ``child_ids`` on whose needs ``provider_id`` holds an active claim
+    (one past its deadline no longer counts, swept or not)."""
+    wanted = list(set(child_ids))
+    if not wanted:
+        return set()
+    rows = await session.scalars(
+        select(Need.child_id)
+        .join(Claim, Claim.need_id == Need.id)
+        .where(
+            Need.child_id.in_(wanted),
+            Claim.provider_id == provider_id,
+            effectively_active(),
+        )
+        .distinct()
+    )
+    return set(rows)
 
 
 async def consented_children(

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from sqlalchemy import ColumnElement, and_, false, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
+from hub.auth.policy import Permission, jurisdictions_for
+from hub.auth.principal import Principal
 from hub.domain.errors import InvalidInput
 
 REGION_CODE_LENGTHS = (2, 4, 6, 9, 12)
@@ -28,7 +30,10 @@ def _upper_bound(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def within(column: InstrumentedAttribute[str], prefixes: Iterable[str]) -> ColumnElement[bool]:
+def within(
+    column: InstrumentedAttribute[str] | InstrumentedAttribute[str | None],
+    prefixes: Iterable[str],
+) -> ColumnElement[bool]:
     """Rows whose region code starts with any of ``prefixes`` (none: no rows)."""
     ranges = [and_(column >= p, column < _upper_bound(p)) for p in prefixes]
     if not ranges:
@@ -44,3 +49,9 @@ def narrow(allowed: Iterable[str], requested: str | None) -> tuple[str, ...]:
     if any(requested.startswith(p) for p in allowed):
         return (requested,)
     return tuple(p for p in allowed if p.startswith(requested))
+
+
+def reach(principal: Principal, permission: Permission, requested: str | None) -> tuple[str, ...]:
+    """Where the principal holds ``permission``, narrowed to the ``requested`` jurisdiction."""
+    wanted = validate_prefix(requested) if requested else None
+    return narrow(jurisdictions_for(principal, permission), wanted)

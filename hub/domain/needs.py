@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
 from hub.db.models import Child, Need
-from hub.domain import audit, idempotency
+from hub.domain import audit, idempotency, ledger
 from hub.domain.clock import today, utcnow
 from hub.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
 from hub.domain.jurisdiction import narrow, validate_prefix, within
 from hub.domain.pagination import Page, PageRequest, make_page, text_value, typed_key
-from hub.domain.visibility import Tier, tier_for, visible_region
+from hub.domain.visibility import Tier, actively_claimed, tier_for, visible_region
 from hub.vocabulary import ChildStatus, NeedCategory, NeedStatus, NeedUnit, Urgency
 
 DESCRIPTION_LIMIT = 2000
@@ -50,12 +50,24 @@ class NeedView:
     created_at: datetime
     updated_at: datetime
     tier: Tier
+    # Held by active and fulfilled claims, plus what ended claims delivered; an indivisible
+    # need counts as one.
+    pledged_quantity: Decimal = Decimal(0)
     description: str | None = None
     cancel_reason: str | None = None
 
+    @property
+    def remaining_quantity(self) -> Decimal:
+        """What can still be pledged."""
+        whole = Decimal(1) if self.quantity is None else self.quantity
+        return max(whole - self.pledged_quantity, Decimal(0))
 
-def view_of(need: Need, principal: Principal) -> NeedView:
-    tier = tier_for(principal, need.region_code)
+
+def view_of(
+    need: Need, principal: Principal, claimed: Collection[uuid.UUID] = frozenset()
+) -> NeedView:
+    """``claimed``: children the principal's provider actively claims (see ``actively_claimed``)."""
+    tier = tier_for(principal, need.region_code, claimant=need.child_id in claimed)
     return NeedView(
         id=need.id,
         child_id=need.child_id,
@@ -71,6 +83,7 @@ def view_of(need: Need, principal: Principal) -> NeedView:
         created_at=need.created_at,
         updated_at=need.updated_at,
         tier=tier,
+        pledged_quantity=need.pledged_quantity,
         description=need.description if tier.case_detail else None,
         cancel_reason=need.cancel_reason if tier.case_detail else None,
     )
@@ -97,10 +110,22 @@ async def needs_by_ids(
     wanted = list(set(ids))
     if not wanted:
         return {}
-    rows = await session.scalars(
-        select(Need).where(Need.id.in_(wanted), within(Need.region_code, _readable(principal)))
+    rows = (
+        await session.scalars(
+            select(Need).where(Need.id.in_(wanted), within(Need.region_code, _readable(principal)))
+        )
+    ).all()
+    return {view.id: view for view in await views_of(session, principal, rows)}
+
+
+async def views_of(
+    session: AsyncSession, principal: Principal, rows: Sequence[Need]
+) -> list[NeedView]:
+    """Views of a batch of needs, with one query for the children the principal claims."""
+    claimed = await actively_claimed(
+        session, principal, ((n.child_id, n.region_code) for n in rows)
     )
-    return {need.id: view_of(need, principal) for need in rows}
+    return [view_of(need, principal, claimed) for need in rows]
 
 
 async def needs_of_children(
@@ -119,8 +144,9 @@ async def needs_of_children(
     )
     if statuses:
         query = query.where(Need.status.in_(statuses))
-    for need in await session.scalars(query.order_by(Need.urgency, Need.created_at, Need.id)):
-        grouped[need.child_id].append(view_of(need, principal))
+    rows = (await session.scalars(query.order_by(Need.urgency, Need.created_at, Need.id))).all()
+    for view in await views_of(session, principal, rows):
+        grouped[view.child_id].append(view)
     return grouped
 
 
@@ -192,8 +218,10 @@ async def list_needs(
     query = _filtered(principal, where)
     if page.after is not None:
         query = query.where(_after(where.order, page.after))
-    rows = await session.scalars(query.order_by(*_order_key(where.order)).limit(page.first + 1))
-    views = [view_of(need, principal) for need in rows]
+    rows = (
+        await session.scalars(query.order_by(*_order_key(where.order)).limit(page.first + 1))
+    ).all()
+    views = await views_of(session, principal, rows)
     return make_page(
         views, page, cursor_kind(where.order), lambda view: _cursor_key(where.order, view)
     )
@@ -347,6 +375,10 @@ async def update_need(session: AsyncSession, principal: Principal, patch: NeedPa
     _check_version(need, patch.version)
     if need.status is not NeedStatus.OPEN:
         raise Conflict(f"only an open need can be changed; this one is {need.status.value}")
+    if need.pledged_quantity > 0:
+        # Providers pledged against what the need says now; changing it under them would turn
+        # their pledges into something else. They can release first.
+        raise Conflict("a need with pledges cannot be changed; its claimants can release them")
     changes = dict(patch.changes)
     if set(changes) - set(EDITABLE_FIELDS):
         raise InvalidInput(
@@ -389,6 +421,11 @@ async def cancel_need(
         raise InvalidInput(f"give a reason of 1 to {REASON_LIMIT} characters", field="reason")
     if need.status in (NeedStatus.CANCELLED, NeedStatus.FULFILLED):
         raise Conflict(f"a {need.status.value} need cannot be cancelled")
+    # Claims on a cancelled need hold nothing any more: end them, each audited.
+    revoked = await ledger.revoke_active_claims(
+        session, principal, need, f"the need was cancelled: {cleaned}"
+    )
+    need = await ledger.locked_need(session, need.id) or need
     need.status = NeedStatus.CANCELLED
     need.cancel_reason = cleaned
     need.version += 1
@@ -399,10 +436,15 @@ async def cancel_need(
         "need.cancelled",
         "need",
         need.id,
-        {"version": need.version, "reason": cleaned},
+        {
+            "version": need.version,
+            "reason": cleaned,
+            "revoked_claims": [str(claim_id) for claim_id in revoked],
+        },
         region_code=need.region_code,
     )
     await session.flush()
+    need = await ledger.settle(session, principal, need, {"cancelled": True})
     return view_of(need, principal)
 
 

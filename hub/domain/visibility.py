@@ -1,18 +1,25 @@
 """Tiers of personal data (DESIGN rule 3), decided once per record for one principal.
 
-Pseudonymous facts go to any provider working in the area; case detail to officials (later also
-to a provider with an active claim on the child); identity to officials of the jurisdiction, and
+Pseudonymous facts go to any provider working in the area; case detail to officials and to a
+provider with an active claim on the child; identity to officials of the jurisdiction, and
 to a non-government provider whose active claim needs it where the guardian consented - which
 only the identity read itself can tell (``hub.domain.identity``), so the tier says "maybe".
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from hub.auth.policy import Permission, may
 from hub.auth.principal import Principal
+from hub.db.models import Claim, Need
+from hub.domain.ledger import effectively_active
 
 
 @dataclass(frozen=True)
@@ -27,12 +34,43 @@ class Tier:
         return self.identity or self.identity_if_claimed
 
 
-def tier_for(principal: Principal, region_code: str) -> Tier:
+def tier_for(principal: Principal, region_code: str, *, claimant: bool = False) -> Tier:
+    """``claimant``: the principal's provider holds an active claim on the child."""
     return Tier(
-        case_detail=may(principal, Permission.READ_CASE_DETAIL, region_code),
+        case_detail=claimant or may(principal, Permission.READ_CASE_DETAIL, region_code),
         identity=may(principal, Permission.READ_IDENTITY, region_code),
         identity_if_claimed=may(principal, Permission.READ_CLAIMED_IDENTITY, region_code),
     )
+
+
+async def actively_claimed(
+    session: AsyncSession,
+    principal: Principal,
+    children: Iterable[tuple[uuid.UUID, str]],
+) -> frozenset[uuid.UUID]:
+    """Among ``(child id, region code)`` pairs, the children the principal's provider holds an
+    active claim on, in one query, asked only for those whose case detail it could not see
+    anyway."""
+    if not may(principal, Permission.CLAIM):
+        return frozenset()
+    wanted = {
+        child_id
+        for child_id, region_code in children
+        if not may(principal, Permission.READ_CASE_DETAIL, region_code)
+    }
+    if not wanted:
+        return frozenset()
+    rows = await session.scalars(
+        select(Need.child_id)
+        .join(Claim, Claim.need_id == Need.id)
+        .where(
+            Need.child_id.in_(wanted),
+            Claim.provider_id == principal.provider_id,
+            effectively_active(),
+        )
+        .distinct()
+    )
+    return frozenset(rows)
 
 
 def visible_region(region_code: str, tier: Tier) -> str:

@@ -1,0 +1,611 @@
+"""Claims: providers taking on needs so that nobody duplicates them, and the claim lifecycle.
+
+active -> fulfilled (its pledge delivered and verified, see ``deliveries``), released (by the
+claimant), expired (deadline passed, see ``sweeper``), failed (could not be delivered) or revoked
+(by an official). Who wins a race for a need is decided by PostgreSQL in one conditional UPDATE
+of the need's pledged total, backed by the need's check constraint and, for an indivisible need,
+a partial unique index on its active claim. Losing is an answer, not an error.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Row, Select, func, insert, literal, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.auth.policy import Permission, jurisdictions_for, may
+from hub.auth.principal import Principal
+from hub.db.models import Claim, Need
+from hub.domain import audit, idempotency, ledger, overlaps
+from hub.domain.clock import utcnow
+from hub.domain.coordination_errors import (
+    ClaimExpired,
+    ClaimNotActive,
+    ExtensionLimit,
+    NeedNotClaimable,
+    NotClaimant,
+)
+from hub.domain.errors import Forbidden, InvalidInput, NotFound, StaleVersion
+from hub.domain.jurisdiction import validate_prefix, within
+from hub.domain.needs import NeedView
+from hub.domain.needs import view_of as need_view
+from hub.domain.pagination import Page, PageRequest, make_page
+from hub.domain.rules import CoordinationRules
+from hub.domain.visibility import actively_claimed
+from hub.vocabulary import ClaimStatus, NeedCategory, NeedStatus, NeedUnit
+
+CURSOR_KIND = "claim"
+NOTE_LIMIT = 1000
+REASON_LIMIT = 500
+MAX_QUANTITY = Decimal("100000000")
+
+
+@dataclass(frozen=True)
+class ClaimView:
+    """A claim as one principal sees it; ``status`` already reads an overdue claim as expired."""
+
+    id: uuid.UUID
+    need_id: uuid.UUID
+    child_id: uuid.UUID
+    provider_id: uuid.UUID
+    category: NeedCategory
+    quantity: Decimal | None
+    unit: NeedUnit | None
+    status: ClaimStatus
+    claimed_at: datetime
+    expected_by: datetime
+    expires_at: datetime
+    extensions: int
+    delivered_quantity: Decimal
+    verified_quantity: Decimal
+    ended_at: datetime | None
+    version: int
+    own: bool
+    # Case detail: for the claimant, officials and providers actively claiming the child.
+    note: str | None = None
+    end_reason: str | None = None
+
+    @property
+    def overdue(self) -> bool:
+        """Active, the promised date passed, the pledge not all delivered."""
+        pledge = Decimal(1) if self.quantity is None else self.quantity
+        return (
+            self.status is ClaimStatus.ACTIVE
+            and self.expected_by < utcnow()
+            and self.delivered_quantity < pledge
+        )
+
+
+def _columns() -> Select[Claim, uuid.UUID, str, NeedCategory, NeedUnit | None, bool]:
+    return select(
+        Claim,
+        Need.child_id,
+        Need.region_code,
+        Need.category,
+        Need.unit,
+        ledger.overdue().label("expired"),
+    ).join(Need, Need.id == Claim.need_id)
+
+
+def _visible(principal: Principal) -> Any:
+    """Claims on needs in the principal's reach, and the principal's own provider's claims."""
+    readable = jurisdictions_for(principal, Permission.READ_REGISTER)
+    return or_(within(Need.region_code, readable), Claim.provider_id == principal.provider_id)
+
+
+async def _views(
+    session: AsyncSession,
+    principal: Principal,
+    rows: Sequence[Row[Claim, uuid.UUID, str, NeedCategory, NeedUnit | None, bool]],
+) -> list[ClaimView]:
+    claimed = await actively_claimed(session, principal, ((row[1], row[2]) for row in rows))
+    views = []
+    for claim, child_id, region_code, category, unit, expired in rows:
+        own = claim.provider_id == principal.provider_id
+        detail = (
+            own or child_id in claimed or may(principal, Permission.READ_CASE_DETAIL, region_code)
+        )
+        views.append(
+            ClaimView(
+                id=claim.id,
+                need_id=claim.need_id,
+                child_id=child_id,
+                provider_id=claim.provider_id,
+                category=category,
+                quantity=claim.quantity,
+                unit=unit,
+                status=ClaimStatus.EXPIRED if expired else claim.status,
+                claimed_at=claim.claimed_at,
+                expected_by=claim.expected_by,
+                expires_at=claim.expires_at,
+                extensions=claim.extensions,
+                delivered_quantity=claim.delivered_quantity,
+                verified_quantity=claim.verified_quantity,
+                ended_at=claim.ended_at,
+                version=claim.version,
+                own=own,
+                note=claim.note if detail else None,
+                end_reason=claim.end_reason if detail else None,
+            )
+        )
+    return views
+
+
+async def claims_by_ids(
+    session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, ClaimView]:
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    rows = (
+        await session.execute(_columns().where(Claim.id.in_(wanted), _visible(principal)))
+    ).all()
+    return {view.id: view for view in await _views(session, principal, rows)}
+
+
+async def claims_of_needs(
+    session: AsyncSession, principal: Principal, need_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[ClaimView]]:
+    """Every claim on each need, oldest first."""
+    wanted = list(set(need_ids))
+    grouped: dict[uuid.UUID, list[ClaimView]] = defaultdict(list)
+    if not wanted:
+        return grouped
+    rows = (
+        await session.execute(
+            _columns()
+            .where(Claim.need_id.in_(wanted), _visible(principal))
+            .order_by(Claim.claimed_at, Claim.id)
+        )
+    ).all()
+    for view in await _views(session, principal, rows):
+        grouped[view.need_id].append(view)
+    return grouped
+
+
+@dataclass(frozen=True)
+class ClaimFilter:
+    jurisdiction: str | None = None
+    statuses: tuple[ClaimStatus, ...] = ()
+    # Only the claims of the principal's own provider.
+    mine: bool = False
+    expiring_before: datetime | None = None
+
+
+async def list_claims(
+    session: AsyncSession, principal: Principal, where: ClaimFilter, page: PageRequest
+) -> Page[ClaimView]:
+    """Newest first."""
+    query = _columns().where(_visible(principal))
+    if where.jurisdiction:
+        query = query.where(within(Need.region_code, (validate_prefix(where.jurisdiction),)))
+    if where.mine:
+        query = query.where(Claim.provider_id == principal.provider_id)
+    if where.statuses:
+        query = query.where(ledger.status_in(where.statuses))
+    if where.expiring_before is not None:
+        query = query.where(ledger.effectively_active(), Claim.expires_at < where.expiring_before)
+    if page.after is not None:
+        try:
+            after = (datetime.fromisoformat(page.after[0]), uuid.UUID(page.after[1]))
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput("the cursor is malformed", field="after") from exc
+        query = query.where(tuple_(Claim.claimed_at, Claim.id) < tuple_(*after))
+    rows = (
+        await session.execute(
+            query.order_by(Claim.claimed_at.desc(), Claim.id.desc()).limit(page.first + 1)
+        )
+    ).all()
+    views = await _views(session, principal, rows)
+    return make_page(
+        views, page, CURSOR_KIND, lambda view: (view.claimed_at.isoformat(), str(view.id))
+    )
+
+
+# --- claiming ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    need_id: uuid.UUID
+    # A divisible need's pledge; left out, it is everything that remains.
+    quantity: Decimal | None = None
+    expected_by: datetime | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    claim: ClaimView
+    need: NeedView
+    warnings: tuple[overlaps.OverlapWarning, ...] = ()
+
+
+@dataclass(frozen=True)
+class AlreadyClaimed:
+    """An indivisible need someone else holds: who (if known) and until when (if active)."""
+
+    need: NeedView
+    holder_provider_id: uuid.UUID | None
+    until: datetime | None
+
+
+@dataclass(frozen=True)
+class OverPledged:
+    need: NeedView
+    requested: Decimal
+    remaining: Decimal
+
+
+ClaimOutcome = Claimed | AlreadyClaimed | OverPledged
+
+
+def check_amount(value: Decimal, field: str) -> Decimal:
+    try:
+        valid = value.is_finite() and value == value.quantize(Decimal("0.01"))
+    except InvalidOperation:
+        valid = False
+    if not valid:
+        raise InvalidInput("a quantity has at most two decimal places", field=field)
+    if value <= 0 or value >= MAX_QUANTITY:
+        raise InvalidInput("a quantity is positive and below 100,000,000", field=field)
+    return value
+
+
+def check_text(value: str | None, field: str, limit: int, *, required: bool = False) -> str | None:
+    cleaned = (value or "").strip()
+    if required and not cleaned:
+        raise InvalidInput(f"{field} must not be empty", field=field)
+    if len(cleaned) > limit:
+        raise InvalidInput(f"{field} has at most {limit} characters", field=field)
+    return cleaned or None
+
+
+def check_reason(reason: str) -> str:
+    cleaned = check_text(reason, "reason", REASON_LIMIT, required=True)
+    assert cleaned is not None
+    return cleaned
+
+
+async def _need_for_claiming(
+    session: AsyncSession, principal: Principal, need_id: uuid.UUID
+) -> Need:
+    readable = jurisdictions_for(principal, Permission.READ_REGISTER)
+    exists = await session.scalar(
+        select(Need.region_code).where(Need.id == need_id, within(Need.region_code, readable))
+    )
+    if exists is None:
+        raise NotFound("no such need", field="needId")
+    if not may(principal, Permission.CLAIM, exists):
+        raise Forbidden("claiming needs in this region is outside your jurisdiction")
+    need = await ledger.locked_need(session, need_id)
+    if need is None:
+        raise NotFound("no such need", field="needId")
+    return need
+
+
+async def claim_need(
+    session: AsyncSession,
+    principal: Principal,
+    request: ClaimRequest,
+    *,
+    idempotency_key: str,
+    rules: CoordinationRules,
+) -> ClaimOutcome:
+    if not may(principal, Permission.CLAIM):
+        raise Forbidden("claiming needs is for providers and officials")
+    note = check_text(request.note, "note", NOTE_LIMIT)
+    if request.quantity is not None:
+        check_amount(request.quantity, "quantity")
+    need = await _need_for_claiming(session, principal, request.need_id)
+    # A claim past its deadline holds nothing: expire it now rather than refuse the newcomer.
+    await ledger.expire_overdue(session, need)
+    need = await ledger.locked_need(session, need.id) or need
+    payload = {
+        "need_id": request.need_id,
+        "quantity": request.quantity,
+        "expected_by": request.expected_by,
+        "note": note,
+    }
+    replay = await idempotency.claim_key(session, principal, idempotency_key, "claimNeed", payload)
+    if replay is not None:
+        return await _replayed(session, principal, uuid.UUID(replay.result_id), rules)
+    if need.status in (NeedStatus.CANCELLED, NeedStatus.FULFILLED):
+        raise NeedNotClaimable(f"a {need.status.value} need cannot be claimed")
+    quantity = _pledge(need, request.quantity)
+    now = utcnow()
+    expires_at = now + rules.claim_period(need.category)
+    expected_by = _expected_by(request.expected_by, now, expires_at)
+
+    # The race is decided here, by PostgreSQL: the pledge fits or the row is not updated.
+    won = await session.scalar(
+        update(Need)
+        .where(
+            Need.id == need.id,
+            Need.pledged_quantity + quantity <= func.coalesce(Need.quantity, literal(1)),
+        )
+        .values(pledged_quantity=Need.pledged_quantity + quantity)
+        .returning(Need.id)
+    )
+    if won is None:
+        # Nothing was claimed, so the key stays free for a retry once the need frees up.
+        await idempotency.forget_key(session, principal, idempotency_key)
+        return await _lost(session, principal, need, quantity)
+    claim_id = await session.scalar(
+        insert(Claim)
+        .values(
+            need_id=need.id,
+            provider_id=principal.provider_id,
+            claimed_by_member_id=principal.member_id,
+            client_id=principal.client_id,
+            quantity=None if need.quantity is None else quantity,
+            expected_by=expected_by,
+            expires_at=expires_at,
+            note=note,
+        )
+        .returning(Claim.id)
+    )
+    assert claim_id is not None
+    audit.record(
+        session,
+        principal,
+        "claim.made",
+        "claim",
+        claim_id,
+        {
+            "need_id": str(need.id),
+            "quantity": None if need.quantity is None else str(quantity),
+            "expires_at": expires_at.isoformat(),
+            "expected_by": expected_by.isoformat(),
+        },
+        region_code=need.region_code,
+    )
+    need = await ledger.settle(session, principal, need, {"claim_id": str(claim_id)})
+    await idempotency.remember_result(session, principal, idempotency_key, claim_id)
+    return await _claimed(session, principal, claim_id, need, rules)
+
+
+def _pledge(need: Need, requested: Decimal | None) -> Decimal:
+    if need.quantity is None:
+        if requested is not None:
+            raise InvalidInput(
+                "an indivisible need is claimed whole: leave the quantity out", field="quantity"
+            )
+        return Decimal(1)
+    if requested is not None:
+        return requested
+    # Everything that remains; if nothing does, the pledge of the whole loses the race below.
+    remaining = need.quantity - need.pledged_quantity
+    return remaining if remaining > 0 else need.quantity
+
+
+def _expected_by(requested: datetime | None, now: datetime, deadline: datetime) -> datetime:
+    if requested is None:
+        return deadline
+    if requested.tzinfo is None:
+        raise InvalidInput("give expectedBy with a time zone", field="expectedBy")
+    if requested <= now:
+        raise InvalidInput("expectedBy is in the past", field="expectedBy")
+    if requested > deadline:
+        raise InvalidInput(
+            f"a claim of this category runs until {deadline.date().isoformat()}; expect to "
+            "deliver by then and extend the claim if you need longer",
+            field="expectedBy",
+            deadline=deadline.isoformat(),
+        )
+    return requested
+
+
+async def _lost(
+    session: AsyncSession, principal: Principal, need: Need, requested: Decimal
+) -> AlreadyClaimed | OverPledged:
+    need = await ledger.locked_need(session, need.id) or need
+    view = need_view(need, principal)
+    if need.quantity is not None:
+        return OverPledged(need=view, requested=requested, remaining=view.remaining_quantity)
+    holder = (
+        await session.execute(
+            select(Claim.provider_id, Claim.expires_at, Claim.status)
+            .where(
+                Claim.need_id == need.id,
+                or_(
+                    ledger.effectively_active(),
+                    Claim.status == ClaimStatus.FULFILLED,
+                    Claim.delivered_quantity > 0,
+                ),
+            )
+            .order_by(Claim.claimed_at.desc())
+            .limit(1)
+        )
+    ).first()
+    if holder is None:
+        return AlreadyClaimed(need=view, holder_provider_id=None, until=None)
+    provider_id, expires_at, status = holder
+    active = status is ClaimStatus.ACTIVE
+    return AlreadyClaimed(
+        need=view, holder_provider_id=provider_id, until=expires_at if active else None
+    )
+
+
+async def _claimed(
+    session: AsyncSession,
+    principal: Principal,
+    claim_id: uuid.UUID,
+    need: Need,
+    rules: CoordinationRules,
+) -> Claimed:
+    view = (await claims_by_ids(session, principal, [claim_id]))[claim_id]
+    warnings = await overlaps.warnings_for(
+        session, principal, view.child_id, view.category, view.need_id, rules
+    )
+    return Claimed(claim=view, need=need_view(need, principal, {view.child_id}), warnings=warnings)
+
+
+async def _replayed(
+    session: AsyncSession, principal: Principal, claim_id: uuid.UUID, rules: CoordinationRules
+) -> Claimed:
+    claim = await session.get(Claim, claim_id)
+    need = await session.get(Need, claim.need_id) if claim is not None else None
+    if claim is None or need is None:
+        raise NotFound("the claim made by the first request no longer exists")
+    return await _claimed(session, principal, claim_id, need, rules)
+
+
+# --- the lifecycle ----------------------------------------------------------------------------
+
+
+async def _locked_claim(
+    session: AsyncSession, principal: Principal, claim_id: uuid.UUID
+) -> tuple[Need, Claim]:
+    """The claim and its need, both locked (need first), if the principal may see the claim."""
+    need_id = await session.scalar(
+        select(Claim.need_id)
+        .join(Need, Need.id == Claim.need_id)
+        .where(Claim.id == claim_id, _visible(principal))
+    )
+    if need_id is None:
+        raise NotFound("no such claim")
+    need = await ledger.locked_need(session, need_id)
+    claim = (
+        await session.execute(
+            select(Claim)
+            .where(Claim.id == claim_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if need is None or claim is None:
+        raise NotFound("no such claim")
+    return need, claim
+
+
+async def _is_overdue(session: AsyncSession, claim_id: uuid.UUID) -> bool:
+    return bool(await session.scalar(select(ledger.overdue()).where(Claim.id == claim_id)))
+
+
+async def _require_active(session: AsyncSession, claim: Claim) -> None:
+    if claim.status is ClaimStatus.EXPIRED or await _is_overdue(session, claim.id):
+        raise ClaimExpired("the claim's deadline has passed; claim the need again if it is open")
+    if claim.status is not ClaimStatus.ACTIVE:
+        raise ClaimNotActive(f"the claim is {claim.status.value}")
+
+
+def _check_version(claim: Claim, version: int) -> None:
+    if claim.version != version:
+        raise StaleVersion("the claim was changed since you read it", current_version=claim.version)
+
+
+def _require_claimant(principal: Principal, claim: Claim, need: Need) -> None:
+    if claim.provider_id != principal.provider_id:
+        raise NotClaimant("only the provider holding the claim may do this")
+    if not may(principal, Permission.CLAIM, need.region_code):
+        raise Forbidden("acting on claims in this region is outside your jurisdiction")
+
+
+async def extend_claim(
+    session: AsyncSession,
+    principal: Principal,
+    claim_id: uuid.UUID,
+    version: int,
+    *,
+    expected_by: datetime | None,
+    rules: CoordinationRules,
+) -> ClaimView:
+    """Push the deadline back by the category's period, a bounded number of times."""
+    need, claim = await _locked_claim(session, principal, claim_id)
+    _require_claimant(principal, claim, need)
+    _check_version(claim, version)
+    await _require_active(session, claim)
+    if claim.extensions >= rules.max_extensions:
+        raise ExtensionLimit(
+            f"a claim can be extended {rules.max_extensions} times; release it if you cannot "
+            "deliver",
+            maximum=rules.max_extensions,
+        )
+    expires_at = claim.expires_at + rules.claim_period(need.category)
+    new_expected = _expected_by(expected_by, utcnow(), expires_at)
+    await session.execute(
+        update(Claim)
+        .where(Claim.id == claim.id)
+        .values(
+            expires_at=expires_at,
+            expected_by=new_expected,
+            extensions=Claim.extensions + 1,
+            version=Claim.version + 1,
+        )
+    )
+    audit.record(
+        session,
+        principal,
+        "claim.extended",
+        "claim",
+        claim.id,
+        {
+            "need_id": str(need.id),
+            "from": claim.expires_at.isoformat(),
+            "to": expires_at.isoformat(),
+            "extensions": claim.extensions + 1,
+        },
+        region_code=need.region_code,
+    )
+    return (await claims_by_ids(session, principal, [claim.id]))[claim.id]
+
+
+async def end_claim(
+    session: AsyncSession,
+    principal: Principal,
+    claim_id: uuid.UUID,
+    version: int,
+    status: ClaimStatus,
+    reason: str,
+) -> ClaimView:
+    """Release (by the claimant), fail (by the claimant or an official) or revoke (by an
+    official) an active claim, with a reason. What was delivered under it stays counted."""
+    if status not in (ClaimStatus.RELEASED, ClaimStatus.FAILED, ClaimStatus.REVOKED):
+        raise ValueError(f"a claim is not ended as {status.value} by request")
+    cleaned = check_reason(reason)
+    need, claim = await _locked_claim(session, principal, claim_id)
+    own = claim.provider_id == principal.provider_id
+    official = may(principal, Permission.VERIFY, need.region_code)
+    if status is ClaimStatus.RELEASED or (status is ClaimStatus.FAILED and not official):
+        _require_claimant(principal, claim, need)
+    elif status is ClaimStatus.REVOKED and not official:
+        raise Forbidden("revoking a claim is for officials of the child's region")
+    _check_version(claim, version)
+    await _require_active(session, claim)
+    await session.execute(
+        update(Claim)
+        .where(Claim.id == claim.id)
+        .values(
+            status=status,
+            ended_at=func.now(),
+            end_reason=cleaned,
+            ended_by_member_id=principal.member_id,
+            ended_by_provider_id=principal.provider_id,
+            version=Claim.version + 1,
+        )
+    )
+    verb = {ClaimStatus.RELEASED: "released", ClaimStatus.FAILED: "failed"}.get(status, "revoked")
+    audit.record(
+        session,
+        principal,
+        f"claim.{verb}",
+        "claim",
+        claim.id,
+        {
+            "need_id": str(need.id),
+            "provider_id": str(claim.provider_id),
+            "reason": cleaned,
+            "by_claimant": own,
+        },
+        region_code=need.region_code,
+    )
+    await ledger.settle(session, principal, need, {"claim_id": str(claim.id)})
+    return (await claims_by_ids(session, principal, [claim.id]))[claim.id]
