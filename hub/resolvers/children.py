@@ -6,14 +6,14 @@ from typing import Any
 
 import strawberry
 
-from hub.domain import children
+from hub.domain import children, dedup
 from hub.resolvers.ids import uuid_of
 from hub.resolvers.paging import page_of
 from hub.schema.children import Child
 from hub.schema.context import Info
 from hub.schema.inputs import ChildFilter, RegisterChildInput, UpdateChildInput
 from hub.schema.pagination import Connection, connection_of
-from hub.schema.payloads import ChildPayload
+from hub.schema.payloads import ChildPayload, LikelyDuplicate
 
 
 async def resolve_children(
@@ -81,7 +81,14 @@ async def register_child(
             id_hash_key=info.context.id_hash_key,
             idempotency_key=idempotency_key,
         )
-    return ChildPayload(child=Child.from_view(view))
+        duplicates = await dedup.likely_duplicates(session, principal, view.id)
+    return ChildPayload(
+        child=Child.from_view(view),
+        likely_duplicates=[
+            LikelyDuplicate(child=Child.from_view(found.child), reason=found.reason)
+            for found in duplicates
+        ],
+    )
 
 
 def given_fields(input: object, names: tuple[str, ...]) -> dict[str, Any]:

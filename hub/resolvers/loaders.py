@@ -17,9 +17,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
 from hub.auth.principal import Principal
-from hub.domain import children, identity, needs, providers, regions
+from hub.domain import (
+    children,
+    claims,
+    deliveries,
+    identity,
+    merges,
+    needs,
+    providers,
+    regions,
+)
 from hub.domain.children import ChildView
+from hub.domain.claims import ClaimView
+from hub.domain.deliveries import DeliveryView
 from hub.domain.identity import IdentityView
+from hub.domain.merges import MergeView
 from hub.domain.needs import NeedView
 from hub.domain.providers import ProviderView
 from hub.domain.regions import RegionView
@@ -41,6 +53,23 @@ def _by_key(
     return DataLoader(load_fn=batch)
 
 
+def _grouped(
+    sessions: async_sessionmaker[AsyncSession],
+    principal: Principal | None,
+    fetch: Callable[[AsyncSession, Principal, list[K]], Awaitable[dict[K, list[V]]]],
+) -> DataLoader[K, list[V]]:
+    """A loader of lists: every key gets its (possibly empty) list, in one statement."""
+
+    async def batch(keys: Sequence[K]) -> list[list[V]]:
+        if principal is None:
+            return [[] for _ in keys]
+        async with sessions() as session:
+            found = await fetch(session, principal, list(keys))
+        return [found.get(key, []) for key in keys]
+
+    return DataLoader(load_fn=batch)
+
+
 @dataclass
 class RequestLoaders:
     region: DataLoader[str, RegionView | None]
@@ -49,6 +78,11 @@ class RequestLoaders:
     provider: DataLoader[uuid.UUID, ProviderView | None]
     needs_of_child: DataLoader[tuple[uuid.UUID, tuple[NeedStatus, ...]], list[NeedView]]
     identity: DataLoader[tuple[uuid.UUID, str], IdentityView | None]
+    claim: DataLoader[uuid.UUID, ClaimView | None]
+    delivery: DataLoader[uuid.UUID, DeliveryView | None]
+    claims_of_need: DataLoader[uuid.UUID, list[ClaimView]]
+    deliveries_of_claim: DataLoader[uuid.UUID, list[DeliveryView]]
+    merge: DataLoader[uuid.UUID, MergeView | None]
 
 
 def build_loaders(
@@ -102,4 +136,9 @@ def build_loaders(
         provider=_by_key(sessions, as_principal(providers.providers_by_ids)),
         needs_of_child=DataLoader(load_fn=needs_of_children),
         identity=DataLoader(load_fn=identities),
+        claim=_by_key(sessions, as_principal(claims.claims_by_ids)),
+        delivery=_by_key(sessions, as_principal(deliveries.deliveries_by_ids)),
+        claims_of_need=_grouped(sessions, principal, claims.claims_of_needs),
+        deliveries_of_claim=_grouped(sessions, principal, deliveries.deliveries_of_claims),
+        merge=_by_key(sessions, as_principal(merges.merges_by_ids)),
     )

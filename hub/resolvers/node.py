@@ -12,6 +12,8 @@ from hub.domain.jurisdiction import validate_prefix
 from hub.resolvers.ids import parse_global_id
 from hub.schema.children import Child
 from hub.schema.context import Info
+from hub.schema.coordination import Claim, Delivery
+from hub.schema.merges import ChildMerge
 from hub.schema.needs import Need
 from hub.schema.providers import Provider
 from hub.schema.regions import Region
@@ -38,4 +40,13 @@ async def resolve_node(info: Info, id: strawberry.ID) -> relay.Node | None:
     if global_id.type_name == "Provider":
         provider = await loaders.provider.load(node_uuid)
         return None if provider is None else Provider.from_view(provider)
+    if global_id.type_name == "Claim":
+        claim = await loaders.claim.load(node_uuid)
+        return None if claim is None else Claim.from_view(claim)
+    if global_id.type_name == "Delivery":
+        delivery = await loaders.delivery.load(node_uuid)
+        return None if delivery is None else Delivery.from_view(delivery)
+    if global_id.type_name == "ChildMerge":
+        merge = await loaders.merge.load(node_uuid)
+        return None if merge is None else ChildMerge.from_view(merge)
     raise InvalidInput("the ID is malformed", field="id")

@@ -1,4 +1,4 @@
-"""The audit log: every change, who made it, through which client."""
+"""The audit log: every change, who made it, through which client; and the check of its chain."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from hub.domain.audit import AuditEventView
+from hub.domain.audit import ChainCheck as ChainCheckView
 
 
 @strawberry.type(description="One change, recorded in the same transaction as the change.")
@@ -22,6 +23,11 @@ class AuditEvent:
     client_id: str | None
     region_code: str | None
     data: JSON
+    seq: int = strawberry.field(description="The event's position in the hash chain.")
+    prev_hash: str = strawberry.field(description="The hash of the event before it.")
+    hash: str = strawberry.field(
+        description="SHA-256 over its position, content and the previous hash."
+    )
 
     @classmethod
     def from_view(cls, view: AuditEventView) -> AuditEvent:
@@ -40,4 +46,26 @@ class AuditEvent:
             client_id=view.client_id,
             region_code=view.region_code,
             data=view.data,  # type: ignore[arg-type]  # JSON is NewType over object
+            seq=view.seq,
+            prev_hash=view.prev_hash,
+            hash=view.hash,
+        )
+
+
+@strawberry.type(description="Whether every audit event still matches its hash and its link.")
+class AuditChainCheck:
+    intact: bool
+    checked: int
+    broken_at: int | None = strawberry.field(
+        description="The position of the first event that does not match."
+    )
+    problem: str | None
+
+    @classmethod
+    def from_view(cls, view: ChainCheckView) -> AuditChainCheck:
+        return cls(
+            intact=view.intact,
+            checked=view.checked,
+            broken_at=view.broken_at,
+            problem=view.problem,
         )

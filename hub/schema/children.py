@@ -9,12 +9,14 @@ import strawberry
 from strawberry import relay
 
 from hub.domain.children import ChildView
+from hub.domain.coverage import coverage_of
 from hub.domain.identity import check_purpose
 from hub.schema.context import Info
 from hub.schema.regions import Region, load_region
 from hub.vocabulary import ChildStatus, Guardianship, NeedStatus, Sex
 
 if TYPE_CHECKING:
+    from hub.schema.coordination import NeedCoverage
     from hub.schema.needs import Need
 
 
@@ -117,3 +119,20 @@ class Child(relay.Node):
         key = (self.view.id, tuple(sorted(set(statuses or ()))))
         views = await info.context.loaders.needs_of_child.load(key)
         return [Need.from_view(view) for view in views]
+
+    @strawberry.field(
+        description="Each of the child's needs with its claims, deliveries and what is still "
+        "unmet, most urgent first."
+    )
+    async def coverage(
+        self, info: Info
+    ) -> list[Annotated[NeedCoverage, strawberry.lazy("hub.schema.coordination")]]:
+        from hub.schema.coordination import NeedCoverage
+
+        loaders = info.context.loaders
+        needs = await loaders.needs_of_child.load((self.view.id, ()))
+        claims = await loaders.claims_of_need.load_many([need.id for need in needs])
+        return [
+            NeedCoverage.from_view(coverage_of(need, need_claims))
+            for need, need_claims in zip(needs, claims, strict=True)
+        ]

@@ -15,7 +15,10 @@ from strawberry.types import Info as StrawberryInfo
 
 from hub.auth.principal import Principal
 from hub.domain.children import ChildView
+from hub.domain.claims import ClaimView
+from hub.domain.deliveries import DeliveryView
 from hub.domain.identity import IdentityView
+from hub.domain.merges import MergeView
 from hub.domain.needs import NeedView
 from hub.domain.providers import ProviderView
 from hub.domain.regions import RegionView
@@ -30,6 +33,11 @@ class Loaders(Protocol):
     provider: DataLoader[uuid.UUID, ProviderView | None]
     needs_of_child: DataLoader[tuple[uuid.UUID, tuple[NeedStatus, ...]], list[NeedView]]
     identity: DataLoader[tuple[uuid.UUID, str], IdentityView | None]
+    claim: DataLoader[uuid.UUID, ClaimView | None]
+    delivery: DataLoader[uuid.UUID, DeliveryView | None]
+    claims_of_need: DataLoader[uuid.UUID, list[ClaimView]]
+    deliveries_of_claim: DataLoader[uuid.UUID, list[DeliveryView]]
+    merge: DataLoader[uuid.UUID, MergeView | None]
 
 
 class HubContext(Protocol):

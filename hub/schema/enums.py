@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import strawberry
 
+from hub.domain.dedup import DuplicateReason
 from hub.domain.needs import NeedOrder
+from hub.domain.overlaps import AidKind
 from hub.vocabulary import (
     ChildStatus,
+    ClaimStatus,
     ConsentScope,
+    DeliveryStatus,
     Guardianship,
     NeedCategory,
     NeedStatus,
@@ -22,7 +26,9 @@ from hub.vocabulary import (
 
 for enum_type in (
     ChildStatus,
+    ClaimStatus,
     ConsentScope,
+    DeliveryStatus,
     Guardianship,
     NeedCategory,
     NeedStatus,
@@ -37,3 +43,5 @@ for enum_type in (
     strawberry.enum(enum_type)
 
 strawberry.enum(NeedOrder, name="NeedOrder")
+strawberry.enum(AidKind, name="AidKind")
+strawberry.enum(DuplicateReason, name="DuplicateReason")

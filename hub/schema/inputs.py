@@ -13,6 +13,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from hub.vocabulary import (
+    ClaimStatus,
     ConsentScope,
     Guardianship,
     NeedCategory,
@@ -215,3 +216,87 @@ class AuditFilter:
     action: str | None = None
     entity_type: str | None = None
     entity_id: str | None = None
+
+
+@strawberry.input(description="Narrow a list of claims; every given condition must hold.")
+class ClaimFilter:
+    jurisdiction: str | None = None
+    statuses: list[ClaimStatus] | None = strawberry.field(
+        default=None, description="As readers see them: an overdue claim is EXPIRED."
+    )
+    mine: bool = strawberry.field(default=False, description="Only your own provider's claims.")
+    expiring_before: datetime | None = strawberry.field(
+        default=None, description="Active claims whose deadline falls before this moment."
+    )
+
+
+@strawberry.input
+class ClaimNeedInput:
+    need_id: strawberry.ID
+    quantity: Decimal | None = strawberry.field(
+        default=None,
+        description="Your pledge on a divisible need; left out, all that remains. Leave it out "
+        "for an indivisible need.",
+    )
+    expected_by: datetime | None = strawberry.field(
+        default=None,
+        description="When you expect to deliver; at the latest (and by default) the deadline "
+        "the need's category allows.",
+    )
+    note: str | None = None
+
+
+@strawberry.input
+class ExtendClaimInput:
+    id: strawberry.ID
+    version: int
+    expected_by: datetime | None = strawberry.field(
+        default=None, description="By default the new deadline."
+    )
+
+
+@strawberry.input(description="End an active claim, saying why.")
+class EndClaimInput:
+    id: strawberry.ID
+    version: int
+    reason: str
+
+
+@strawberry.input
+class LogDeliveryInput:
+    claim_id: strawberry.ID
+    delivered_at: datetime
+    description: str
+    quantity: Decimal | None = strawberry.field(
+        default=None,
+        description="How much, under a divisible claim; leave it out under an indivisible one.",
+    )
+    evidence: str | None = strawberry.field(
+        default=None, description="A reference a verifier can check: a receipt number, a link."
+    )
+
+
+@strawberry.input
+class VerifyDeliveryInput:
+    id: strawberry.ID
+    version: int
+
+
+@strawberry.input
+class DisputeDeliveryInput:
+    id: strawberry.ID
+    version: int
+    reason: str
+
+
+@strawberry.input
+class MergeChildrenInput:
+    keep_id: strawberry.ID = strawberry.field(description="The record that stays.")
+    merge_id: strawberry.ID = strawberry.field(description="The duplicate, merged into it.")
+    reason: str
+
+
+@strawberry.input
+class UnmergeChildrenInput:
+    merge_id: strawberry.ID
+    reason: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -15,6 +15,9 @@ from hub.schema.children import Child
 from hub.schema.context import Info
 from hub.schema.regions import Region, load_region
 from hub.vocabulary import NeedCategory, NeedStatus, NeedUnit, Urgency
+
+if TYPE_CHECKING:
+    from hub.schema.coordination import Claim
 
 
 @strawberry.type(description="One concrete need of one child.")
@@ -27,6 +30,13 @@ class Need(relay.Node):
         description="For a divisible need (money, items, hours): how much; null otherwise."
     )
     unit: NeedUnit | None
+    pledged_quantity: Decimal = strawberry.field(
+        description="Held by active and fulfilled claims, plus what ended claims delivered; an "
+        "indivisible need counts as 1."
+    )
+    remaining_quantity: Decimal = strawberry.field(
+        description="What can still be pledged (an indivisible need: 1 while unclaimed)."
+    )
     due_date: date | None
     version: int = strawberry.field(
         description="Send it back with an update; a stale one is refused."
@@ -49,6 +59,8 @@ class Need(relay.Node):
             status=view.status,
             quantity=view.quantity,
             unit=view.unit,
+            pledged_quantity=view.pledged_quantity,
+            remaining_quantity=view.remaining_quantity,
             due_date=view.due_date,
             version=view.version,
             created_at=view.created_at,
@@ -69,3 +81,12 @@ class Need(relay.Node):
     )
     async def region(self, info: Info) -> Region:
         return await load_region(info, self.view.region_code)
+
+    @strawberry.field(description="Every claim made on this need, oldest first.")
+    async def claims(
+        self, info: Info
+    ) -> list[Annotated[Claim, strawberry.lazy("hub.schema.coordination")]]:
+        from hub.schema.coordination import Claim
+
+        views = await info.context.loaders.claims_of_need.load(self.view.id)
+        return [Claim.from_view(view) for view in views]

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import strawberry
 
+from hub.domain.dedup import DuplicateReason
 from hub.schema.children import Child
 from hub.schema.needs import Need
 from hub.schema.providers import Provider
 
 
+@strawberry.type(description="A child already registered who may be the same child.")
+class LikelyDuplicate:
+    child: Child
+    reason: DuplicateReason
+
+
 @strawberry.type
 class ChildPayload:
     child: Child
+    likely_duplicates: list[LikelyDuplicate] = strawberry.field(
+        default_factory=list,
+        description="Children of the same village and birth date whose names sound the same or "
+        "nearly (homophones, pinyin, dialect): check them, and merge if they are this child.",
+    )
 
 
 @strawberry.type

@@ -17,21 +17,27 @@ import hub.schema.enums  # noqa: F401 - registers the vocabulary as GraphQL enum
 from hub.resolvers import audit as audit_fields
 from hub.resolvers import children as child_fields
 from hub.resolvers import clients as client_fields
+from hub.resolvers import coordination as coordination_fields
 from hub.resolvers import identity as identity_fields
 from hub.resolvers import members as member_fields
+from hub.resolvers import merges as merge_fields
 from hub.resolvers import needs as need_fields
 from hub.resolvers import node as node_fields
+from hub.resolvers import oversight as oversight_fields
 from hub.resolvers import providers as provider_fields
 from hub.resolvers import regions as region_fields
 from hub.resolvers import statistics as statistics_fields
 from hub.resolvers import viewer as viewer_fields
-from hub.schema.audit import AuditEvent
+from hub.schema.audit import AuditChainCheck, AuditEvent
 from hub.schema.children import Child
 from hub.schema.clients import ClientPayload, OAuthClient, RevokeClientPayload
+from hub.schema.coordination import Claim, ClaimNeedResult, ClaimPayload, Delivery, DeliveryPayload
 from hub.schema.errors import ErrorCodes
 from hub.schema.identity import AccessRecord
 from hub.schema.members import InviteMemberPayload, RoleGrant, RoleGrantPayload
+from hub.schema.merges import ChildMerge, MergePayload
 from hub.schema.needs import Need
+from hub.schema.oversight import CoverageReport, Overlap, ProviderAccountability
 from hub.schema.pagination import Connection
 from hub.schema.payloads import ChildPayload, NeedPayload, ProviderPayload
 from hub.schema.providers import Provider
@@ -82,6 +88,32 @@ class Query:
         resolver=client_fields.resolve_clients,
         description="A provider's OAuth clients, for those who manage them.",
     )
+    claims: Connection[Claim] = strawberry.field(
+        resolver=coordination_fields.resolve_claims,
+        description="Claims on needs within your jurisdictions, and your own; newest first.",
+    )
+    claim: Claim | None = strawberry.field(resolver=coordination_fields.resolve_claim)
+    delivery: Delivery | None = strawberry.field(resolver=coordination_fields.resolve_delivery)
+    coverage: CoverageReport = strawberry.field(
+        resolver=oversight_fields.resolve_coverage,
+        description="Needs by category and status, unmet needs by urgency, and claims about to "
+        "lapse, within your jurisdictions (narrowed to jurisdiction if given).",
+    )
+    overlaps: list[Overlap] = strawberry.field(
+        resolver=oversight_fields.resolve_overlaps,
+        description="For officials: aid of one category reaching one child from two providers "
+        "within the category's window, since a moment (by default the last 90 days).",
+    )
+    accountability: list[ProviderAccountability] = strawberry.field(
+        resolver=oversight_fields.resolve_accountability,
+        description="How each provider's claims ended. Officials see every provider; a "
+        "provider sees its own.",
+    )
+    audit_chain: AuditChainCheck = strawberry.field(
+        resolver=audit_fields.resolve_audit_chain,
+        description="Recompute the audit log's hash chain and say whether any event was changed "
+        "or removed.",
+    )
 
 
 @strawberry.type
@@ -90,7 +122,49 @@ class Mutation:
     update_child: ChildPayload = strawberry.mutation(resolver=child_fields.update_child)
     open_need: NeedPayload = strawberry.mutation(resolver=need_fields.open_need)
     update_need: NeedPayload = strawberry.mutation(resolver=need_fields.update_need)
-    cancel_need: NeedPayload = strawberry.mutation(resolver=need_fields.cancel_need)
+    cancel_need: NeedPayload = strawberry.mutation(
+        resolver=need_fields.cancel_need,
+        description="Cancel a need; claims still holding it are revoked.",
+    )
+    claim_need: ClaimNeedResult = strawberry.mutation(
+        resolver=coordination_fields.claim_need,
+        description="Take on a need (or pledge a share of a divisible one) so that nobody "
+        "duplicates it. Losing to another provider is an answer, not an error.",
+    )
+    extend_claim: ClaimPayload = strawberry.mutation(resolver=coordination_fields.extend_claim)
+    release_claim: ClaimPayload = strawberry.mutation(
+        resolver=coordination_fields.release_claim,
+        description="Give back your claim; what you delivered under it stays counted.",
+    )
+    fail_claim: ClaimPayload = strawberry.mutation(
+        resolver=coordination_fields.fail_claim,
+        description="Record that the claim could not be delivered: by its holder or an official.",
+    )
+    revoke_claim: ClaimPayload = strawberry.mutation(
+        resolver=coordination_fields.revoke_claim,
+        description="For officials of the child's region: withdraw a provider's claim.",
+    )
+    log_delivery: DeliveryPayload = strawberry.mutation(
+        resolver=coordination_fields.log_delivery,
+        description="Record what you delivered under your claim; never more than you pledged.",
+    )
+    verify_delivery: DeliveryPayload = strawberry.mutation(
+        resolver=coordination_fields.verify_delivery,
+        description="For officials and child directors of the child's region, never the "
+        "delivering provider.",
+    )
+    dispute_delivery: DeliveryPayload = strawberry.mutation(
+        resolver=coordination_fields.dispute_delivery
+    )
+    merge_children: MergePayload = strawberry.mutation(
+        resolver=merge_fields.merge_children,
+        description="Fold a duplicate record into the one kept: its needs move, with their "
+        "claims and deliveries.",
+    )
+    unmerge_children: MergePayload = strawberry.mutation(
+        resolver=merge_fields.unmerge_children,
+        description="Undo a merge: the needs that moved go back.",
+    )
     create_provider: ProviderPayload = strawberry.mutation(resolver=provider_fields.create_provider)
     suspend_provider: ProviderPayload = strawberry.mutation(
         resolver=provider_fields.suspend_provider,
@@ -123,7 +197,7 @@ def build_schema(extra_extensions: list[type[SchemaExtension]] | None = None) ->
     return HubSchema(
         query=Query,
         mutation=Mutation,
-        types=[Region, Provider, Child, Need],
+        types=[Region, Provider, Child, Need, Claim, Delivery, ChildMerge],
         extensions=[ErrorCodes, *(extra_extensions or [])],
         federation_version="2.7",
     )
