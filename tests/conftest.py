@@ -109,6 +109,8 @@ TEST_SETTINGS = {
     # argon2 stays argon2, at a cost that keeps the suite fast.
     "password_hash_time_cost": 1,
     "password_hash_memory_kib": 1024,
+    # No background sweeper: tests that need one start it themselves, so expiry stays explicit.
+    "sweep_interval_seconds": 0,
 }
 
 

@@ -1,0 +1,163 @@
+"""The audit log: append-only by the database's own rule, and a hash chain that shows tampering."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.auth.principal import Grant, Principal
+from hub.db.engine import session_factory
+from hub.domain import audit
+from hub.vocabulary import ProviderKind, Role
+from tests.coordination import a_child, a_need, claimed, scalar
+from tests.graphql import GraphQLClient
+from tests.world import World
+
+CHAIN = "{ auditChain { intact checked brokenAt problem } }"
+
+
+async def some_history(gql: GraphQLClient) -> None:
+    need = await a_need(gql, await a_child(gql))
+    await claimed(gql, need, "ngo")
+
+
+async def test_the_database_refuses_to_change_or_delete_events(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    await some_history(gql)
+    for statement in (
+        "UPDATE audit_events SET action = 'nothing.happened'",
+        "DELETE FROM audit_events WHERE action = 'claim.made'",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with engine.begin() as connection:
+                await connection.execute(text(statement))
+    assert (
+        await scalar(engine, "SELECT count(*) FROM audit_events WHERE action = 'claim.made'") == 1
+    )
+
+
+async def test_an_untouched_chain_is_intact(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    await some_history(gql)
+    events = await scalar(engine, "SELECT count(*) FROM audit_events")
+    check = (await gql(CHAIN, as_="auditor")).ok()["auditChain"]
+    assert check == {"intact": True, "checked": events, "brokenAt": None, "problem": None}
+    assert (await gql(CHAIN, as_="ngo")).codes == ["FORBIDDEN"]
+
+
+async def tamper(engine: AsyncEngine, statement: str) -> None:
+    """What someone with the owner's rights could do: switch the guard off, change, switch on."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only")
+        )
+        await connection.execute(text(statement))
+        await connection.execute(
+            text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only")
+        )
+
+
+async def test_a_changed_event_breaks_the_chain(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    await some_history(gql)
+    seq = await scalar(engine, "SELECT chain_seq FROM audit_events WHERE action = 'claim.made'")
+    await tamper(
+        engine,
+        'UPDATE audit_events SET data = data || \'{"quantity": "999"}\''
+        " WHERE action = 'claim.made'",
+    )
+    check = (await gql(CHAIN, as_="auditor")).ok()["auditChain"]
+    assert check["intact"] is False
+    assert check["brokenAt"] == seq
+    assert check["problem"] == "its content does not match its hash"
+
+
+async def test_a_rehashed_event_still_breaks_the_link(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    """Recomputing the changed row's own hash does not help: the next event links to the old one."""
+    await some_history(gql)
+    seq = await scalar(engine, "SELECT chain_seq FROM audit_events WHERE action = 'claim.made'")
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only")
+        )
+        await connection.execute(
+            text("UPDATE audit_events SET action = 'claim.nothing' WHERE action = 'claim.made'")
+        )
+        await connection.execute(
+            text(
+                "UPDATE audit_events SET hash = audit_event_digest(audit_events)"
+                " WHERE action = 'claim.nothing'"
+            )
+        )
+        await connection.execute(
+            text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only")
+        )
+    check = (await gql(CHAIN, as_="auditor")).ok()["auditChain"]
+    assert check["intact"] is False
+    assert check["brokenAt"] == seq + 1
+    assert check["problem"] == "it does not link to the event before it"
+
+
+async def test_a_deleted_event_breaks_the_chain(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    await some_history(gql)
+    seq = await scalar(engine, "SELECT chain_seq FROM audit_events WHERE action = 'claim.made'")
+    await tamper(engine, "DELETE FROM audit_events WHERE action = 'claim.made'")
+    check = (await gql(CHAIN, as_="auditor")).ok()["auditChain"]
+    assert check["intact"] is False
+    assert check["brokenAt"] == seq + 1
+    assert check["problem"] == f"event {seq} is missing"
+
+
+async def test_concurrent_writers_keep_one_chain(world: World, engine: AsyncEngine) -> None:
+    sessions = session_factory(engine)
+
+    async def write(n: int) -> None:
+        async with sessions.begin() as session:
+            for i in range(3):
+                audit.record(session, None, "test.write", "test", f"{n}-{i}", {"n": n})
+            await session.flush()
+            await asyncio.sleep(0.001 * (n % 3))
+
+    await asyncio.gather(*(write(n) for n in range(30)))
+    async with sessions() as session:
+        auditor = Principal(
+            provider_id=world.providers["gan_bureau"],
+            provider_kind=ProviderKind.GOVERNMENT,
+            grants=(Grant(Role.AUDITOR, "360721"),),
+        )
+        check = await audit.check_chain(session, auditor)
+    assert check == audit.ChainCheck(intact=True, checked=90)
+
+
+async def test_auditors_read_events_of_their_jurisdiction(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    await some_history(gql)
+    query = """
+    query($filter: AuditFilter) {
+      auditLog(filter: $filter, first: 50) {
+        nodes { seq action entityType regionCode actorProvider { name } hash prevHash data }
+      }
+    }
+    """
+    events = (await gql(query, as_="auditor")).ok()["auditLog"]["nodes"]
+    assert [e["action"] for e in events][:3] == ["child.registered", "need.opened", "claim.made"]
+    assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+    assert all(e["regionCode"].startswith("360721") for e in events)
+    made = next(e for e in events if e["action"] == "claim.made")
+    assert made["actorProvider"]["name"] == "春苗助学会"
+    claims_only = (await gql(query, {"filter": {"entityType": "claim"}}, as_="auditor")).ok()
+    assert {e["action"] for e in claims_only["auditLog"]["nodes"]} == {"claim.made"}
+    assert (await gql(query, as_="foreign_officer")).ok()["auditLog"]["nodes"] == []
+    assert (await gql(query, as_="ngo")).codes == ["FORBIDDEN"]
