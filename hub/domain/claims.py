@@ -288,6 +288,9 @@ async def _need_for_claiming(
     need = await ledger.locked_need(session, need_id)
     if need is None:
         raise NotFound("no such need", field="needId")
+    if need.region_code != exists and not may(principal, Permission.CLAIM, need.region_code):
+        # The child moved out of reach between the look and the lock.
+        raise Forbidden("claiming needs in this region is outside your jurisdiction")
     return need
 
 

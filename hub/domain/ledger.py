@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.auth.principal import Principal
 from hub.db.models import Claim, Need
 from hub.domain import audit
-from hub.domain.clock import utcnow
 from hub.vocabulary import ClaimStatus, NeedStatus
 
 ONE = Decimal(1)
@@ -121,7 +120,8 @@ async def settle(
     """Bring the locked need's pledged total and status in line with its claims, audited.
 
     Call it after the claims changed and with the need's own pending changes flushed: it reads
-    the row afresh.
+    the row afresh. It writes with a statement rather than a flush, so that the audit events
+    pending in the session join the chain at commit, holding the chain's lock only that long.
     """
     totals = await totals_of(session, need.id)
     need = await locked_need(session, need.id) or need
@@ -129,10 +129,20 @@ async def settle(
     if status is need.status and need.pledged_quantity == totals.pledged:
         return need
     previous = need.status
-    need.pledged_quantity = totals.pledged
-    need.status = status
-    need.version += 1
-    need.updated_at = utcnow()
+    updated = (
+        await session.scalars(
+            update(Need)
+            .where(Need.id == need.id)
+            .values(
+                pledged_quantity=totals.pledged,
+                status=status,
+                version=Need.version + 1,
+                updated_at=func.now(),
+            )
+            .returning(Need),
+            execution_options={"populate_existing": True},
+        )
+    ).one()
     if status is not previous:
         audit.record(
             session,
@@ -143,8 +153,7 @@ async def settle(
             {"from": previous.value, "to": status.value, **cause},
             region_code=need.region_code,
         )
-    await session.flush()
-    return need
+    return updated
 
 
 async def expire_overdue(session: AsyncSession, need: Need) -> list[uuid.UUID]:
