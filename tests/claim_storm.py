@@ -1,0 +1,90 @@
+"""One process of the concurrent-claims test: its own hub application and connection pool,
+firing a share of the claim attempts all at once.
+
+Run as ``python -m tests.claim_storm DATABASE_URL DATA_DIR``. It reads its attempts as one JSON
+line on stdin, builds the app, prints ``ready``, waits for a ``go`` line (so that all processes
+fire together), then prints one JSON line: the answer to every attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+from hub.app import create_app
+from hub.settings import Settings
+
+CLAIM = """
+mutation($input: ClaimNeedInput!, $key: String!) {
+  claimNeed(input: $input, idempotencyKey: $key) {
+    __typename
+    ... on ClaimNeedSuccess { claim { id } }
+    ... on AlreadyClaimed { until holder { id } }
+    ... on OverPledged { remaining }
+  }
+}
+"""
+
+
+async def attempt(client: httpx.AsyncClient, plan: dict[str, Any]) -> dict[str, Any]:
+    claim_input: dict[str, Any] = {"needId": plan["need"]}
+    if plan.get("quantity") is not None:
+        claim_input["quantity"] = plan["quantity"]
+    response = await client.post(
+        "/graphql",
+        json={"query": CLAIM, "variables": {"input": claim_input, "key": plan["key"]}},
+        headers={"X-Hub-Dev-Member": plan["login"]},
+    )
+    body = response.json()
+    answer: dict[str, Any] = {"id": plan["id"], "status": response.status_code}
+    if body.get("errors"):
+        answer["errors"] = [e.get("extensions", {}).get("code") for e in body["errors"]]
+        return answer
+    result = body["data"]["claimNeed"]
+    answer["type"] = result["__typename"]
+    if answer["type"] == "ClaimNeedSuccess":
+        answer["claim"] = result["claim"]["id"]
+    return answer
+
+
+async def line() -> str:
+    return await asyncio.to_thread(sys.stdin.readline)
+
+
+async def main(database_url: str, data_dir: str) -> None:
+    attempts = json.loads(await line())
+    settings = Settings(
+        env="dev",
+        database_url=database_url,
+        data_dir=Path(data_dir),
+        id_hash_key="storm",
+        db_pool_size=8,
+        sweep_interval_seconds=0,
+        log_level="WARNING",
+    )
+    app = create_app(settings)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://hub.test", timeout=120
+        ) as client,
+    ):
+        # Open the pool's connections before the start, so that the race is not one of logins.
+        await asyncio.gather(*(client.get("/readyz") for _ in range(8)))
+        print("ready", flush=True)
+        assert (await line()).strip() == "go"
+        started = time.perf_counter()
+        answers = await asyncio.gather(*(attempt(client, plan) for plan in attempts))
+        elapsed = time.perf_counter() - started
+    print(json.dumps({"elapsed": elapsed, "answers": answers}), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
