@@ -21,6 +21,7 @@ from hub.db.engine import UnsupportedServer, create_engine, ensure_supported_ser
 from hub.db.location import resolve_database_url
 from hub.secrets import id_hash_key
 from hub.settings import Settings
+from hub.vocabulary import ClaimStatus
 
 cli = typer.Typer(help="The hub: one needs register for left-behind children, over GraphQL.")
 cli.add_typer(access_cli.admin_cli, name="admin")
@@ -172,6 +173,17 @@ def _print_summary(summary: object, access: object, settings: Settings) -> None:
             member.provider_kind.value,
         )
     console.print(table)
+    if summary.claims:
+        counts = dict(summary.claims)
+        states = ", ".join(
+            f"{counts[status.value]} {status.value}"
+            for status in ClaimStatus
+            if counts.get(status.value)
+        )
+        console.print(
+            f"[bold]Coordination[/bold] in Ganzhou (3607): claims {states}; deliveries logged, "
+            "verified and disputed; one child reached twice with the same kind of help."
+        )
     console.print("\n[bold]Get a token as a member[/bold] (the app of their provider signs in):")
     for member in summary.members:
         app = access.apps[member.provider_id]
@@ -199,6 +211,25 @@ def _print_summary(summary: object, access: object, settings: Settings) -> None:
         "(identity only for officials; case detail only where allowed):\n"
     )
     console.print(ask, soft_wrap=True, markup=False, highlight=False)
+    if summary.claims:
+        claims_query = (
+            '{ claims(first: 20, filter: {jurisdiction: "3607"}) { nodes { status overdue '
+            "expiresAt quantity provider { name } need { category status remainingQuantity } "
+            "deliveries { status } } } overlaps { category claims { provider { name } } } "
+            "accountability { provider { name } claimsMade fulfilled expired neverDelivered } }"
+        )
+        body = json.dumps({"query": claims_query}, ensure_ascii=False)
+        console.print(
+            "\n[bold]Claims in every state[/bold], as the city's civil-affairs officer sees them "
+            "(a token as officer.ganzhou):\n"
+        )
+        console.print(
+            f"curl -s {endpoint} -H 'content-type: application/json' "
+            f"-H \"Authorization: Bearer $TOKEN\" -d '{body}'",
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
     console.print(f"\nGraphiQL: [link]{endpoint}[/link]")
 
 

@@ -14,7 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.demo import DemoSummary, seed_demo
 from hub.domain.id_numbers import check_character, parse_id_number
-from hub.vocabulary import NeedCategory, ProviderKind, Role, Urgency
+from hub.vocabulary import (
+    ClaimStatus,
+    DeliveryStatus,
+    NeedCategory,
+    NeedStatus,
+    ProviderKind,
+    Role,
+    Urgency,
+)
 
 KEY = b"demo-test-key-0123456789abcdef!!"
 SMALL = 200
@@ -64,7 +72,9 @@ async def test_summary_counts_match_the_database(engine: AsyncEngine, summary: D
     )
     assert isinstance(audit, dict)
     assert audit["children"] == summary.children
-    assert audit["needs"] == summary.needs
+    # Every need was either seeded in bulk or opened (for the coordination demo) one by one.
+    opened = await scalar(engine, "SELECT count(*) FROM audit_events WHERE action = 'need.opened'")
+    assert audit["needs"] + opened == summary.needs
 
 
 async def test_every_provider_kind_and_role_is_present(
@@ -120,7 +130,8 @@ async def test_needs_cover_every_category_and_urgency(
     urgencies = await column(engine, "SELECT DISTINCT urgency::text FROM needs")
     assert set(urgencies) == {urgency.value for urgency in Urgency}
     statuses = await column(engine, "SELECT DISTINCT status::text FROM needs")
-    assert set(statuses) == {"open", "cancelled"}
+    # Every status a need can be in, the coordinated ones from the demo's claims.
+    assert set(statuses) == {status.value for status in NeedStatus}
     critical = await scalar(engine, "SELECT count(*) FROM needs WHERE urgency = 'critical'")
     assert 0 < int(critical) < summary.needs / 10
     divisible = await scalar(engine, "SELECT count(*) FROM needs WHERE quantity IS NOT NULL")
@@ -263,3 +274,34 @@ async def test_full_demo(engine: AsyncEngine) -> None:
     assert summary is not None
     assert summary.children == 3000
     assert await scalar(engine, "SELECT count(*) FROM needs") == summary.needs
+
+
+async def test_claims_in_every_state(engine: AsyncEngine, summary: DemoSummary) -> None:
+    claims = dict(summary.claims)
+    assert set(claims) == {status.value for status in ClaimStatus}
+    assert await scalar(engine, "SELECT count(*) FROM claims") == sum(claims.values())
+    overdue = await scalar(
+        engine,
+        "SELECT count(*) FROM claims WHERE status = 'active' AND expected_by < now()"
+        " AND expires_at > now()",
+    )
+    assert overdue >= 1
+    extended = await scalar(engine, "SELECT count(*) FROM claims WHERE extensions > 0")
+    assert extended >= 1
+    deliveries = await column(engine, "SELECT DISTINCT status::text FROM deliveries")
+    assert set(deliveries) == {status.value for status in DeliveryStatus}
+    # Everything went through the hub's rules: every claim is audited, the chain is intact.
+    made = await scalar(engine, "SELECT count(*) FROM audit_events WHERE action = 'claim.made'")
+    assert made == sum(claims.values())
+    broken = await scalar(
+        engine,
+        "SELECT count(*) FROM audit_events WHERE hash <> audit_event_digest(audit_events)",
+    )
+    assert broken == 0
+    overlapping = await scalar(
+        engine,
+        "SELECT count(*) FROM (SELECT n.child_id, n.category FROM claims c"
+        " JOIN needs n ON n.id = c.need_id WHERE c.status = 'active'"
+        " GROUP BY 1, 2 HAVING count(DISTINCT c.provider_id) > 1) o",
+    )
+    assert overlapping >= 1

@@ -6,6 +6,7 @@ no round trips, and then written by a handful of bulk inserts in one transaction
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 from collections import Counter
@@ -28,6 +29,7 @@ from hub.db.models import (
     RoleGrant,
 )
 from hub.demo import people
+from hub.demo.claims import seed_coordination
 from hub.demo.needs import CANCEL_REASONS, draw_needs
 from hub.demo.providers import Cast, DemoMember, build_cast, new_id
 from hub.demo.regions import Region as DemoRegion
@@ -69,6 +71,8 @@ class DemoSummary:
     needs: int
     # A county with many open needs, for the first query the CLI prints.
     sample_county: str
+    # How many claims the demo holds in each status, by status value.
+    claims: tuple[tuple[str, int], ...] = ()
 
 
 async def seed_demo(
@@ -105,7 +109,14 @@ async def seed_demo(
                 data={**data.counts(), "seed": seed},
             )
         )
-    return summary
+    # Coordination goes through the hub's own rules, one transaction per step, once the
+    # register it works on is committed.
+    coordination = await seed_coordination(engine)
+    return dataclasses.replace(
+        summary,
+        needs=summary.needs + coordination.needs_opened,
+        claims=tuple(sorted(coordination.claims.items())),
+    )
 
 
 @dataclass
