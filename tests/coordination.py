@@ -204,26 +204,6 @@ async def scalar(engine: AsyncEngine, sql: str, **params: Any) -> Any:
         return (await connection.execute(text(sql), params)).scalar_one()
 
 
-WRITTEN_TABLES = ("claims", "deliveries", "audit_events", "idempotency_keys", "child_merges")
-
-
-async def footprint(engine: AsyncEngine) -> dict[str, Any]:
-    """What a refused request must leave as it found: row counts and every record's version."""
-    async with engine.connect() as connection:
-        counts = {
-            table: (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
-            for table in WRITTEN_TABLES
-        }
-        for table in ("needs", "claims", "deliveries", "children"):
-            counts[f"{table}.versions"] = (
-                await connection.execute(text(f"SELECT coalesce(sum(version), 0) FROM {table}"))
-            ).scalar_one()
-        counts["needs.pledged"] = (
-            await connection.execute(text("SELECT coalesce(sum(pledged_quantity), 0) FROM needs"))
-        ).scalar_one()
-    return counts
-
-
 async def backdate_claim(engine: AsyncEngine, claim_id: str, **intervals: str) -> None:
     """Move a claim's deadline (or promised date) into the past, as if time had passed."""
     assignments = ", ".join(

@@ -243,11 +243,13 @@ async def test_node_finds_each_type(gql: GraphQLClient, world: World, engine: As
         gid("Child", uuid.uuid4()),
         gid("Need", uuid.uuid4()),
         gid("Provider", uuid.uuid4()),
+        gid("Claim", uuid.uuid4()),
+        gid("Delivery", uuid.uuid4()),
         gid("Region", "999999"),
     ):
         result = await gql(NODE, {"id": missing}, as_="ngo")
         assert result.data == {"node": None} and result.errors == [], missing
-    for bad in ("xyz", gid("Delivery", uuid.uuid4()), gid("Child", "12")):
+    for bad in ("xyz", gid("Pledge", uuid.uuid4()), gid("Child", "12")):
         refused(await gql(NODE, {"id": bad}, as_="ngo"))
 
 

@@ -15,10 +15,10 @@ from tests.coordination import (
     backdate_claim,
     claim,
     claimed,
-    footprint,
     new_key,
     scalar,
 )
+from tests.db_state import snapshot
 from tests.graphql import GraphQLClient
 from tests.world import World
 
@@ -67,12 +67,12 @@ async def test_a_lost_race_writes_nothing_and_keeps_the_key_free(
 ) -> None:
     need = await a_need(gql, await a_child(gql))
     won = await claimed(gql, need, "ngo")
-    before = await footprint(engine)
+    before = await snapshot(engine)
     key = new_key()
     assert (await claim(gql, need, "business", key=key)).ok()["claimNeed"][
         "__typename"
     ] == "AlreadyClaimed"
-    assert await footprint(engine) == before
+    assert await snapshot(engine) == before
     # Once the holder lets go, the same key is a fresh attempt, and wins.
     await gql(
         END["release"],
@@ -89,10 +89,10 @@ async def test_a_retry_returns_the_first_claim(
     need = await a_need(gql, await a_child(gql))
     key = new_key()
     first = await claimed(gql, need, "ngo", key=key)
-    before = await footprint(engine)
+    before = await snapshot(engine)
     again = await claimed(gql, need, "ngo", key=key)
     assert again["claim"]["id"] == first["claim"]["id"]
-    assert await footprint(engine) == before
+    assert await snapshot(engine) == before
 
 
 async def test_a_reused_key_with_another_request_is_refused(
@@ -102,10 +102,10 @@ async def test_a_reused_key_with_another_request_is_refused(
     need, other = await a_need(gql, child), await a_need(gql, child, category="EDUCATION")
     key = new_key()
     await claimed(gql, need, "ngo", key=key)
-    before = await footprint(engine)
+    before = await snapshot(engine)
     reused = await claim(gql, other, "ngo", key=key)
     assert reused.codes == ["IDEMPOTENCY_KEY_REUSED"]
-    assert await footprint(engine) == before
+    assert await snapshot(engine) == before
 
 
 async def test_refusals_write_nothing(
@@ -114,7 +114,7 @@ async def test_refusals_write_nothing(
     child = await a_child(gql)
     need = await a_need(gql, child)
     divisible = await a_need(gql, child, category="FINANCIAL", quantity="100", unit="YUAN")
-    before = await footprint(engine)
+    before = await snapshot(engine)
     cases = [
         (await claim(gql, need, "foreign_ngo"), "NOT_FOUND"),  # outside its jurisdiction
         (await claim(gql, need, "auditor"), "FORBIDDEN"),  # auditors do not claim
@@ -135,7 +135,7 @@ async def test_refusals_write_nothing(
     ]
     for response, code in cases:
         assert response.codes == [code], response.errors
-    assert await footprint(engine) == before
+    assert await snapshot(engine) == before
 
 
 async def test_a_cancelled_need_cannot_be_claimed(gql: GraphQLClient, world: World) -> None:

@@ -13,12 +13,12 @@ from tests.coordination import (
     a_child,
     a_need,
     claimed,
-    footprint,
     log,
     new_key,
     register,
     scalar,
 )
+from tests.db_state import snapshot
 from tests.graphql import GraphQLClient
 from tests.world import OTHER_VILLAGE_SAME_TOWNSHIP, World, birth_date_for_age
 
@@ -81,11 +81,11 @@ async def test_an_exact_duplicate_is_refused_and_writes_nothing(
 ) -> None:
     number = id_number()
     (await register(gql, "王小明", birth=BIRTH, id_number=number)).ok()
-    before = await footprint(engine)
+    before = await snapshot(engine)
     children = await scalar(engine, "SELECT count(*) FROM children")
     again = await register(gql, "王晓明", birth=BIRTH, id_number=number.lower())
     assert again.codes == ["DUPLICATE_CHILD"]
-    assert await footprint(engine) == before
+    assert await snapshot(engine) == before
     assert await scalar(engine, "SELECT count(*) FROM children") == children
     stored = await scalar(engine, "SELECT id_number_hash FROM child_identities")
     assert number not in stored and len(stored) == 64
@@ -179,7 +179,7 @@ async def test_merge_refusals_write_nothing(
 ) -> None:
     keep = await a_child(gql, "王小明", birth=BIRTH)
     duplicate = await a_child(gql, "王晓明", birth=BIRTH)
-    before = await footprint(engine)
+    before = await snapshot(engine)
     cases = [
         ({"keepId": keep, "mergeId": keep, "reason": "x"}, "officer", "BAD_USER_INPUT"),
         ({"keepId": keep, "mergeId": duplicate, "reason": " "}, "officer", "BAD_USER_INPUT"),
@@ -193,4 +193,4 @@ async def test_merge_refusals_write_nothing(
     for merge_input, login, code in cases:
         response = await gql(MERGE, {"input": merge_input}, as_=login)
         assert response.codes == [code], response.errors
-    assert await footprint(engine) == before
+    assert await snapshot(engine) == before

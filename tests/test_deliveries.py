@@ -14,11 +14,11 @@ from tests.coordination import (
     a_need,
     backdate_claim,
     claimed,
-    footprint,
     log,
     new_key,
     scalar,
 )
+from tests.db_state import snapshot
 from tests.graphql import GraphQLClient
 from tests.world import World
 
@@ -69,11 +69,11 @@ async def test_divisible_deliveries_add_up_to_the_pledge_and_no_more(
     assert first["claim"]["deliveredQuantity"] == "400.00"
     assert first["claim"]["need"]["status"] == "PARTIALLY_MET"  # delivered some, 400 unpledged
 
-    before = await footprint(engine)
+    before = await snapshot(engine)
     over = await log(gql, won["id"], "ngo", quantity="200.01")
     assert over.codes == ["OVER_DELIVERY"]
     assert over.errors[0]["extensions"]["remaining"] == "200.00"
-    assert await footprint(engine) == before
+    assert await snapshot(engine) == before
 
     second = (await log(gql, won["id"], "ngo", quantity="200")).ok()["logDelivery"]
     assert second["claim"]["deliveredQuantity"] == "600.00"
@@ -119,7 +119,7 @@ async def test_only_the_claimant_logs_and_refusals_write_nothing(
     won = (await claimed(gql, need, "ngo"))["claim"]
     pledge = (await claimed(gql, divisible, "ngo", quantity="50"))["claim"]
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    before = await footprint(engine)
+    before = await snapshot(engine)
     cases = [
         (await log(gql, won["id"], "business"), "NOT_CLAIMANT"),
         (await log(gql, won["id"], "foreign_ngo"), "NOT_FOUND"),
@@ -131,7 +131,7 @@ async def test_only_the_claimant_logs_and_refusals_write_nothing(
     ]
     for response, code in cases:
         assert response.codes == [code], response.errors
-    assert await footprint(engine) == before
+    assert await snapshot(engine) == before
 
 
 async def test_no_delivery_under_an_expired_or_ended_claim(
@@ -152,10 +152,10 @@ async def test_no_delivery_under_an_expired_or_ended_claim(
         },
         as_="ngo",
     )
-    before = await footprint(engine)
+    before = await snapshot(engine)
     assert (await log(gql, expiring["id"], "ngo")).codes == ["CLAIM_EXPIRED"]
     assert (await log(gql, releasing["id"], "ngo")).codes == ["CLAIM_NOT_ACTIVE"]
-    assert await footprint(engine) == before
+    assert await snapshot(engine) == before
 
 
 async def test_a_retried_delivery_is_logged_once(
@@ -179,7 +179,7 @@ async def test_separation_of_duties(gql: GraphQLClient, world: World, engine: As
     # An official's own bureau claims and delivers: it may not verify itself.
     won = (await claimed(gql, need, "officer"))["claim"]
     delivery = (await log(gql, won["id"], "officer")).ok()["logDelivery"]["delivery"]
-    before = await footprint(engine)
+    before = await snapshot(engine)
     refused = {
         login: (
             await gql(
@@ -194,7 +194,7 @@ async def test_separation_of_duties(gql: GraphQLClient, world: World, engine: As
         "ngo": ["FORBIDDEN"],
         "foreign_officer": ["NOT_FOUND"],
     }
-    assert await footprint(engine) == before
+    assert await snapshot(engine) == before
     verified = await gql(
         VERIFY, {"input": {"id": delivery["id"], "version": delivery["version"]}}, as_="director"
     )

@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.app import create_app
 from hub.db.engine import create_engine, session_factory
 from hub.domain.sweeper import sweep_once
-from hub.settings import Settings, SettingsError
-from hub.vocabulary import NeedCategory
+from hub.settings import Settings
 from tests.coordination import a_child, a_need, backdate_claim, claimed, log, scalar
 from tests.graphql import GraphQLClient
 from tests.world import World
@@ -85,37 +83,3 @@ async def test_a_delivered_claim_is_not_swept(
     await backdate_claim(engine, won["id"], expires_at="1 minute")
     assert await sweep_once(session_factory(engine)) == 0
     assert await scalar(engine, "SELECT status::text FROM claims") == "active"
-
-
-def test_coordination_settings_come_from_the_environment() -> None:
-    settings = Settings.from_env(
-        {
-            "HUB_SWEEP_INTERVAL_SECONDS": "2.5",
-            "HUB_CLAIM_MAX_EXTENSIONS": "0",
-            "HUB_CLAIM_DAYS": "medical=7, Safety=3",
-            "HUB_OVERLAP_DAYS": "material=45",
-        }
-    )
-    assert settings.sweep_interval_seconds == 2.5
-    assert settings.claim_max_extensions == 0
-    assert settings.claim_days == {NeedCategory.MEDICAL: 7, NeedCategory.SAFETY: 3}
-    assert settings.overlap_days == {NeedCategory.MATERIAL: 45}
-    defaults = Settings.from_env({})
-    assert defaults.sweep_interval_seconds == 60
-    assert defaults.claim_days == {}
-
-
-@pytest.mark.parametrize(
-    "name, value",
-    [
-        ("HUB_SWEEP_INTERVAL_SECONDS", "-1"),
-        ("HUB_SWEEP_INTERVAL_SECONDS", "nan"),
-        ("HUB_CLAIM_DAYS", "clothes=60"),
-        ("HUB_CLAIM_DAYS", "material=0"),
-        ("HUB_OVERLAP_DAYS", "material=sixty"),
-        ("HUB_CLAIM_MAX_EXTENSIONS", "-1"),
-    ],
-)
-def test_bad_coordination_settings_fail_at_start(name: str, value: str) -> None:
-    with pytest.raises(SettingsError):
-        Settings.from_env({name: value})

@@ -3,15 +3,11 @@ the number of children, needs, claims or deliveries it returns."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.coordination import a_child, a_need, claimed, log
 from tests.graphql import GraphQLClient
+from tests.query_counter import count_statements
 from tests.world import World
 
 NESTED = """
@@ -33,20 +29,6 @@ NESTED = """
 """
 
 
-@contextmanager
-def counting(engine: AsyncEngine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", before)
-
-
 async def add_children(gql: GraphQLClient, count: int) -> None:
     for n in range(count):
         child = await a_child(gql, f"测试{n}")
@@ -61,10 +43,10 @@ async def test_nested_coordination_fields_do_not_multiply_queries(
     gql: GraphQLClient, world: World, engine: AsyncEngine
 ) -> None:
     await add_children(gql, 2)
-    with counting(engine) as few:
+    with count_statements(engine) as few:
         small = (await gql(NESTED, as_="officer")).ok()
     await add_children(gql, 4)
-    with counting(engine) as many:
+    with count_statements(engine) as many:
         large = (await gql(NESTED, as_="officer")).ok()
     assert len(small["children"]["nodes"]) == 2 and len(large["children"]["nodes"]) == 6
     assert len(large["claims"]["nodes"]) == 12
