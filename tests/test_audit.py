@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.auth.principal import Grant, Principal
 from hub.db.engine import session_factory
 from hub.domain import audit
+from hub.domain.pagination import encode_cursor
 from hub.vocabulary import ProviderKind, Role
 from tests.coordination import a_child, a_need, claimed, scalar
 from tests.graphql import GraphQLClient
@@ -161,3 +162,22 @@ async def test_auditors_read_events_of_their_jurisdiction(
     assert {e["action"] for e in claims_only["auditLog"]["nodes"]} == {"claim.made"}
     assert (await gql(query, as_="foreign_officer")).ok()["auditLog"]["nodes"] == []
     assert (await gql(query, as_="ngo")).codes == ["FORBIDDEN"]
+
+
+async def test_the_audit_log_pages_in_chain_order(gql: GraphQLClient, world: World) -> None:
+    await some_history(gql)
+    query = """
+    query($after: String, $since: DateTime) {
+      auditLog(first: 2, after: $after, filter: {since: $since}) {
+        nodes { seq } pageInfo { hasNextPage endCursor }
+      }
+    }
+    """
+    first = (await gql(query, as_="auditor")).ok()["auditLog"]
+    rest = (await gql(query, {"after": first["pageInfo"]["endCursor"]}, as_="auditor")).ok()
+    seqs = [n["seq"] for n in first["nodes"]] + [n["seq"] for n in rest["auditLog"]["nodes"]]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs) == 4
+    for forged in (encode_cursor("audit", ["7"]), encode_cursor("audit", [True])):
+        assert (await gql(query, {"after": forged}, as_="auditor")).codes == ["BAD_USER_INPUT"]
+    naive = await gql(query, {"since": "2026-01-01T00:00:00"}, as_="auditor")
+    assert naive.codes == ["BAD_USER_INPUT"]

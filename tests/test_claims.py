@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.domain.pagination import encode_cursor
 from tests.coordination import (
     CLAIM,
     END,
@@ -357,3 +359,38 @@ async def test_claim_mutation_requires_a_key(gql: GraphQLClient, world: World) -
         CLAIM.replace("$key: String!", "$key: String"), {"input": {"needId": need}}, as_="ngo"
     )
     assert missing.errors
+
+
+async def test_claims_page_through_and_refuse_forged_cursors(
+    gql: GraphQLClient, world: World
+) -> None:
+    child = await a_child(gql)
+    made = []
+    for category in ("MATERIAL", "EDUCATION", "MEDICAL"):
+        made.append(
+            (await claimed(gql, await a_need(gql, child, category=category), "ngo"))["claim"]
+        )
+    query = """
+    query($after: String, $before: DateTime) {
+      claims(first: 2, after: $after, filter: {expiringBefore: $before}) {
+        nodes { id } pageInfo { hasNextPage endCursor }
+      }
+    }
+    """
+    first = (await gql(query, as_="ngo")).ok()["claims"]
+    assert [n["id"] for n in first["nodes"]] == [made[2]["id"], made[1]["id"]]  # newest first
+    assert first["pageInfo"]["hasNextPage"] is True
+    rest = (await gql(query, {"after": first["pageInfo"]["endCursor"]}, as_="ngo")).ok()["claims"]
+    assert [n["id"] for n in rest["nodes"]] == [made[0]["id"]]
+    assert rest["pageInfo"]["hasNextPage"] is False
+    for forged in (
+        encode_cursor("claim", ["yesterday", "x"]),
+        encode_cursor("claim", [1, 2]),
+        encode_cursor("claim", ["2026-01-01T00:00:00", str(uuid.uuid4())]),  # no time zone
+        encode_cursor("need.urgency", ["high", "2026-01-01T00:00:00+00:00", str(uuid.uuid4())]),
+    ):
+        assert (await gql(query, {"after": forged}, as_="ngo")).codes == ["BAD_USER_INPUT"]
+    naive = await gql(query, {"before": "2030-01-01T00:00:00"}, as_="ngo")
+    assert naive.codes == ["BAD_USER_INPUT"]
+    soon = (datetime.now(UTC) + timedelta(days=100)).isoformat()
+    assert len((await gql(query, {"before": soon}, as_="ngo")).ok()["claims"]["nodes"]) == 2

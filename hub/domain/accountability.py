@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.auth.policy import Permission, may
 from hub.auth.principal import Principal
 from hub.db.models import Claim, Need
-from hub.domain.errors import Forbidden, InvalidInput
+from hub.domain.clock import as_utc
+from hub.domain.errors import Forbidden
 from hub.domain.jurisdiction import reach, within
 from hub.domain.ledger import effectively_active, overdue
 from hub.vocabulary import ClaimStatus
@@ -40,8 +41,7 @@ async def accountability(
 
     Officials see every provider; a provider without oversight sees its own record only.
     """
-    if since is not None and since.tzinfo is None:
-        raise InvalidInput("give since with a time zone", field="since")
+    since = None if since is None else as_utc(since, "since")
     if may(principal, Permission.OVERSEE):
         prefixes = reach(principal, Permission.OVERSEE, jurisdiction)
         own_only = False

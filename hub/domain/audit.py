@@ -18,7 +18,7 @@ from hub.auth.principal import Principal
 from hub.db.models import AuditEvent
 from hub.domain.errors import Forbidden
 from hub.domain.jurisdiction import narrow, validate_prefix, within
-from hub.domain.pagination import Page, PageRequest, make_page
+from hub.domain.pagination import Page, PageRequest, make_page, typed_key
 
 CURSOR_KIND = "audit"
 
@@ -95,7 +95,8 @@ async def list_events(
     if where.entity_id:
         query = query.where(AuditEvent.entity_id == where.entity_id)
     if page.after is not None:
-        query = query.where(AuditEvent.id < int(page.after[0]))
+        (before,) = typed_key(page.after, _position)
+        query = query.where(AuditEvent.id < before)
     rows = (await session.scalars(query.order_by(AuditEvent.id.desc()).limit(page.first + 1))).all()
     views = [
         AuditEventView(
@@ -116,6 +117,13 @@ async def list_events(
         for row in rows
     ]
     return make_page(views, page, CURSOR_KIND, lambda view: (view.id,))
+
+
+def _position(value: object) -> int:
+    """An event id read back from a cursor: a forged one is bad input, not an internal error."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("expected an event id")
+    return value
 
 
 GENESIS = "0" * 64

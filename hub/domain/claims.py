@@ -24,7 +24,7 @@ from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
 from hub.db.models import Claim, Need
 from hub.domain import audit, idempotency, ledger, overlaps
-from hub.domain.clock import utcnow
+from hub.domain.clock import as_utc, instant, utcnow
 from hub.domain.coordination_errors import (
     ClaimExpired,
     ClaimNotActive,
@@ -36,7 +36,7 @@ from hub.domain.errors import Forbidden, InvalidInput, NotFound, StaleVersion
 from hub.domain.jurisdiction import validate_prefix, within
 from hub.domain.needs import NeedView
 from hub.domain.needs import view_of as need_view
-from hub.domain.pagination import Page, PageRequest, make_page
+from hub.domain.pagination import Page, PageRequest, make_page, typed_key
 from hub.domain.rules import CoordinationRules
 from hub.domain.visibility import actively_claimed
 from hub.vocabulary import ClaimStatus, NeedCategory, NeedStatus, NeedUnit
@@ -191,12 +191,10 @@ async def list_claims(
     if where.statuses:
         query = query.where(ledger.status_in(where.statuses))
     if where.expiring_before is not None:
-        query = query.where(ledger.effectively_active(), Claim.expires_at < where.expiring_before)
+        before = as_utc(where.expiring_before, "expiringBefore")
+        query = query.where(ledger.effectively_active(), Claim.expires_at < before)
     if page.after is not None:
-        try:
-            after = (datetime.fromisoformat(page.after[0]), uuid.UUID(page.after[1]))
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput("the cursor is malformed", field="after") from exc
+        after = typed_key(page.after, instant, uuid.UUID)
         query = query.where(tuple_(Claim.claimed_at, Claim.id) < tuple_(*after))
     rows = (
         await session.execute(
@@ -392,8 +390,7 @@ def _pledge(need: Need, requested: Decimal | None) -> Decimal:
 def _expected_by(requested: datetime | None, now: datetime, deadline: datetime) -> datetime:
     if requested is None:
         return deadline
-    if requested.tzinfo is None:
-        raise InvalidInput("give expectedBy with a time zone", field="expectedBy")
+    requested = as_utc(requested, "expectedBy")
     if requested <= now:
         raise InvalidInput("expectedBy is in the past", field="expectedBy")
     if requested > deadline:

@@ -20,7 +20,7 @@ from hub.auth.principal import Principal
 from hub.db.models import Claim, Delivery, Need
 from hub.domain import audit, idempotency, ledger
 from hub.domain.claims import check_amount, check_reason, check_text
-from hub.domain.clock import utcnow
+from hub.domain.clock import as_utc, utcnow
 from hub.domain.coordination_errors import (
     AlreadyReviewed,
     ClaimExpired,
@@ -198,9 +198,8 @@ async def log_delivery(
         raise Forbidden("logging deliveries is for providers holding a claim")
     description = check_text(data.description, "description", DESCRIPTION_LIMIT, required=True)
     evidence = check_text(data.evidence, "evidence", EVIDENCE_LIMIT)
-    if data.delivered_at.tzinfo is None:
-        raise InvalidInput("give deliveredAt with a time zone", field="deliveredAt")
-    if data.delivered_at > utcnow() + CLOCK_SKEW:
+    delivered_at = as_utc(data.delivered_at, "deliveredAt")
+    if delivered_at > utcnow() + CLOCK_SKEW:
         raise InvalidInput("a delivery cannot be in the future", field="deliveredAt")
     need, claim = await _locked(session, principal, data.claim_id)
     payload = {
@@ -228,7 +227,7 @@ async def log_delivery(
         raise ClaimExpired("the claim expired before this delivery was logged")
     if claim.status is not ClaimStatus.ACTIVE:
         raise ClaimNotActive(f"the claim is {claim.status.value}")
-    if data.delivered_at < need.created_at - CLOCK_SKEW:
+    if delivered_at < need.created_at - CLOCK_SKEW:
         raise InvalidInput("the delivery predates the need", field="deliveredAt")
     amount = _amount(claim, data.quantity)
 
@@ -258,7 +257,7 @@ async def log_delivery(
             logged_by_member_id=principal.member_id,
             client_id=principal.client_id,
             quantity=data.quantity,
-            delivered_at=data.delivered_at,
+            delivered_at=delivered_at,
             description=description,
             evidence=evidence,
         )
@@ -275,7 +274,7 @@ async def log_delivery(
             "claim_id": str(claim.id),
             "need_id": str(need.id),
             "quantity": None if data.quantity is None else str(data.quantity),
-            "delivered_at": data.delivered_at.isoformat(),
+            "delivered_at": delivered_at.isoformat(),
         },
         region_code=need.region_code,
     )

@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.auth.policy import Permission, may
 from hub.auth.principal import Principal
 from hub.db.models import Claim, Delivery, Need
-from hub.domain.errors import Forbidden, InvalidInput
+from hub.domain.clock import as_utc
+from hub.domain.errors import Forbidden
 from hub.domain.jurisdiction import reach, within
 from hub.domain.ledger import effectively_active
 from hub.domain.rules import CoordinationRules
@@ -125,8 +126,7 @@ async def list_overlaps(
     default the last 90 days), most recent first."""
     if not may(principal, Permission.OVERSEE):
         raise Forbidden("overlapping aid is for officials")
-    if since is not None and since.tzinfo is None:
-        raise InvalidInput("give since with a time zone", field="since")
+    since = None if since is None else as_utc(since, "since")
     prefixes = reach(principal, Permission.OVERSEE, jurisdiction)
     aid = (
         select(
