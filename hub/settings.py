@@ -64,9 +64,10 @@ class Settings:
     sweep_interval_seconds: float = 60.0
     claim_max_extensions: int = 2
     # Per-category overrides of the days a claim runs before it expires, and of the window in
-    # which aid of the same category from two providers counts as overlapping.
-    claim_days: Mapping[NeedCategory, int] = field(default_factory=dict)
-    overlap_days: Mapping[NeedCategory, int] = field(default_factory=dict)
+    # which aid of the same category from two providers counts as overlapping. Pairs rather
+    # than a dict, so that settings stay hashable.
+    claim_days: tuple[tuple[NeedCategory, int], ...] = ()
+    overlap_days: tuple[tuple[NeedCategory, int], ...] = ()
 
     @property
     def public_url(self) -> str:
@@ -196,11 +197,11 @@ def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float)
     return value
 
 
-def _days_by_category(env: Mapping[str, str], name: str) -> dict[NeedCategory, int]:
+def _days_by_category(env: Mapping[str, str], name: str) -> tuple[tuple[NeedCategory, int], ...]:
     """``material=60,medical=14``: days per need category; categories left out keep defaults."""
     raw = env.get(name, "").strip()
     if not raw:
-        return {}
+        return ()
     days: dict[NeedCategory, int] = {}
     for item in raw.split(","):
         category, _, value = item.partition("=")
@@ -215,4 +216,4 @@ def _days_by_category(env: Mapping[str, str], name: str) -> dict[NeedCategory, i
             raise SettingsError(f"{name}: give whole days for {key.value}, not {value!r}") from exc
         if days[key] < 1:
             raise SettingsError(f"{name}: {key.value} needs at least 1 day")
-    return days
+    return tuple(sorted(days.items()))

@@ -20,11 +20,12 @@ def test_coordination_settings_come_from_the_environment() -> None:
     )
     assert settings.sweep_interval_seconds == 2.5
     assert settings.claim_max_extensions == 0
-    assert settings.claim_days == {NeedCategory.MEDICAL: 7, NeedCategory.SAFETY: 3}
-    assert settings.overlap_days == {NeedCategory.MATERIAL: 45}
+    assert dict(settings.claim_days) == {NeedCategory.MEDICAL: 7, NeedCategory.SAFETY: 3}
+    assert dict(settings.overlap_days) == {NeedCategory.MATERIAL: 45}
+    hash(settings)  # settings stay usable as a cache key
     defaults = Settings.from_env({})
     assert defaults.sweep_interval_seconds == 60
-    assert defaults.claim_days == {}
+    assert defaults.claim_days == ()
 
 
 @pytest.mark.parametrize(

@@ -57,8 +57,8 @@ class CoordinationRules:
     @classmethod
     def from_settings(cls, settings: Settings) -> CoordinationRules:
         return cls(
-            claim_days={**DEFAULT_CLAIM_DAYS, **settings.claim_days},
-            overlap_days={**DEFAULT_OVERLAP_DAYS, **settings.overlap_days},
+            claim_days={**DEFAULT_CLAIM_DAYS, **dict(settings.claim_days)},
+            overlap_days={**DEFAULT_OVERLAP_DAYS, **dict(settings.overlap_days)},
             max_extensions=settings.claim_max_extensions,
         )
 
