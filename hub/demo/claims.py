@@ -154,13 +154,28 @@ async def seed_coordination(engine: AsyncEngine) -> Coordination:
     if len(whole) < 11 or len(shares) < 3:
         return Coordination({}, 0)
     seeder = _Seeder(sessions, people)
-    for story in _stories(seeder, whole, shares):
+    for story in _stories(seeder, _arranged(whole), shares):
         await story()
     # The deadline of one claim has passed: the sweeper expires it, as it would in a running hub.
     await sweep_once(sessions)
     async with sessions() as session:
         counts = await session.execute(select(Claim.status, func.count()).group_by(Claim.status))
         return Coordination({status.value: int(count) for status, count in counts}, 1)
+
+
+def _arranged(whole: list[OpenNeed]) -> list[OpenNeed]:
+    """The needs in the order the scenes take them: a safety need first (its claim runs seven
+    days, so it shows as expiring soon) and a material one eleventh (the overlap: two winter
+    coats for one child), where the register has them."""
+    rest = list(whole)
+
+    def take(category: NeedCategory) -> OpenNeed:
+        found = next((need for need in rest if need.category is category), rest[0])
+        rest.remove(found)
+        return found
+
+    first, overlap = take(NeedCategory.SAFETY), take(NeedCategory.MATERIAL)
+    return [first, *rest[:9], overlap, *rest[9:]]
 
 
 def _stories(
