@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -104,25 +104,28 @@ async def register(
     village: str = VILLAGE,
     birth: date | None = None,
     id_number: str | None = None,
+    consent: bool = False,
     as_: str = "officer",
 ) -> GraphQLResponse:
     identity: dict[str, Any] = {"fullName": name}
     if id_number:
         identity["idNumber"] = id_number
-    return await gql(
-        REGISTER,
-        {
-            "input": {
-                "regionCode": village,
-                "birthDate": (birth or birth_date_for_age(9)).isoformat(),
-                "guardianship": "GRANDPARENTS",
-                "fatherAway": True,
-                "motherAway": True,
-                "identity": identity,
-            }
-        },
-        as_=as_,
-    )
+    child_input: dict[str, Any] = {
+        "regionCode": village,
+        "birthDate": (birth or birth_date_for_age(9)).isoformat(),
+        "guardianship": "GRANDPARENTS",
+        "fatherAway": True,
+        "motherAway": True,
+        "identity": identity,
+    }
+    if consent:
+        # The guardian agrees that a provider claiming the child's needs may know who it is.
+        child_input["consent"] = {
+            "covers": ["IDENTITY_TO_CLAIMANT"],
+            "givenBy": "王奶奶",
+            "givenAt": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+        }
+    return await gql(REGISTER, {"input": child_input}, as_=as_)
 
 
 async def a_child(gql: GraphQLClient, name: str = "王小明", **kwargs: Any) -> str:

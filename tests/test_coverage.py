@@ -13,6 +13,7 @@ from tests.coordination import (
     backdate_claim,
     claimed,
     log,
+    scalar,
     uuid_of,
 )
 from tests.graphql import GraphQLClient
@@ -209,3 +210,30 @@ async def test_an_active_claim_opens_the_child_s_case_detail(
     )
     after = (await gql(CASE, {"id": child}, as_="business")).ok()["child"]
     assert after["region"]["code"] == VILLAGE[:6]
+
+
+IDENTITY = """
+query($id: ID!) { child(id: $id) { identity(purpose: "送棉衣需要联系监护人") { fullName } } }
+"""
+
+
+async def test_a_claim_with_the_guardian_s_consent_shows_the_claimant_who_the_child_is(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    consented = await a_child(gql, "李小红", consent=True)
+    unconsented = await a_child(gql, "张小刚")
+    for child in (consented, unconsented):
+        assert (await gql(IDENTITY, {"id": child}, as_="ngo")).ok()["child"]["identity"] is None
+    won = (await claimed(gql, await a_need(gql, consented), "ngo"))["claim"]
+    await claimed(gql, await a_need(gql, unconsented), "ngo")
+    shown = (await gql(IDENTITY, {"id": consented}, as_="ngo")).ok()["child"]["identity"]
+    assert shown == {"fullName": "李小红"}
+    assert (await gql(IDENTITY, {"id": unconsented}, as_="ngo")).ok()["child"]["identity"] is None
+    # Every read is on record; once the claim ends, so does the claimant's view.
+    assert await scalar(engine, "SELECT count(*) FROM access_records") == 1
+    await gql(
+        END["release"],
+        {"input": {"id": won["id"], "version": won["version"], "reason": "改由学校负责"}},
+        as_="ngo",
+    )
+    assert (await gql(IDENTITY, {"id": consented}, as_="ngo")).ok()["child"]["identity"] is None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from hub.auth.policy import (
@@ -36,14 +36,29 @@ from hub.db.models import (
     AuditEvent,
     Child,
     ChildIdentity,
+    Claim,
+    Delivery,
     GuardianConsent,
     Member,
     Need,
     Provider,
 )
-from hub.domain import audit, children, clients, identity, members, needs, providers, statistics
+from hub.domain import (
+    accountability,
+    audit,
+    children,
+    claims,
+    clients,
+    deliveries,
+    identity,
+    members,
+    needs,
+    providers,
+    statistics,
+)
 from hub.domain.errors import DomainError
 from hub.domain.pagination import PageRequest
+from hub.domain.rules import CoordinationRules
 from hub.settings import Settings
 from hub.vocabulary import (
     ConsentScope,
@@ -265,6 +280,65 @@ async def _read_platform_audit(session: AsyncSession, p: Principal, s: Scene, wh
     return any(event.region_code is None for event in found.items)
 
 
+async def _need_of(session: AsyncSession, s: Scene, where: str) -> uuid.UUID:
+    found = await session.scalar(select(Need.id).where(Need.child_id == s.children[where]))
+    assert found is not None
+    return found
+
+
+async def _claim_by(
+    session: AsyncSession, s: Scene, where: str, provider: str, delivered: bool = False
+) -> uuid.UUID:
+    """An active claim of a world provider on the scene's need, as claimNeed leaves it."""
+    need_id, claim_id = await _need_of(session, s, where), uuid.uuid4()
+    later = datetime.now(UTC) + timedelta(days=10)
+    await session.execute(
+        insert(Claim).values(
+            id=claim_id,
+            need_id=need_id,
+            provider_id=s.world.providers[provider],
+            expected_by=later,
+            expires_at=later,
+            delivered_quantity=1 if delivered else 0,
+        )
+    )
+    await session.execute(update(Need).where(Need.id == need_id).values(pledged_quantity=1))
+    return claim_id
+
+
+async def _claim(session: AsyncSession, p: Principal, s: Scene, where: str) -> bool:
+    outcome = await claims.claim_need(
+        session,
+        p,
+        claims.ClaimRequest(need_id=await _need_of(session, s, where)),
+        idempotency_key=f"matrix-{uuid.uuid4().hex}",
+        rules=CoordinationRules(),
+    )
+    return isinstance(outcome, claims.Claimed)
+
+
+async def _verify(session: AsyncSession, p: Principal, s: Scene, where: str) -> bool:
+    claim_id = await _claim_by(session, s, where, "ngo", delivered=True)
+    delivery_id = uuid.uuid4()
+    await session.execute(
+        insert(Delivery).values(
+            id=delivery_id,
+            claim_id=claim_id,
+            provider_id=s.world.providers["ngo"],
+            delivered_at=datetime.now(UTC),
+            description="school supplies handed over",
+        )
+    )
+    await deliveries.review_delivery(session, p, delivery_id, 1, verified=True)
+    return True
+
+
+async def _oversee(session: AsyncSession, p: Principal, s: Scene, where: str) -> bool:
+    # Another provider's claim there: only oversight sees how other providers' claims went.
+    await _claim_by(session, s, where, "ngo")
+    return bool(await accountability.accountability(session, p, s.counties[where], None))
+
+
 EXERCISES: dict[Permission, Exercise] = {
     Permission.READ_REGISTER: _read_register,
     Permission.READ_CASE_DETAIL: _read_case,
@@ -279,6 +353,9 @@ EXERCISES: dict[Permission, Exercise] = {
     Permission.READ_ACCESS_LOG: _read_access_log,
     Permission.READ_AUDIT: _read_audit,
     Permission.READ_PLATFORM_AUDIT: _read_platform_audit,
+    Permission.CLAIM: _claim,
+    Permission.VERIFY: _verify,
+    Permission.OVERSEE: _oversee,
 }
 
 

@@ -1,4 +1,4 @@
-"""Migration 0002 goes both ways, and chains the audit events written before it."""
+"""Migration 0003 goes both ways, and chains the audit events written before it."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ async def test_upgrade_chains_old_events_and_downgrade_removes_everything(
     scratch: tuple[str, AsyncEngine],
 ) -> None:
     url, engine = scratch
-    await migrate.upgrade(url, "0001")
+    await migrate.upgrade(url, "0002")
     async with engine.begin() as connection:
         await connection.execute(
             text(
@@ -50,7 +50,7 @@ async def test_upgrade_chains_old_events_and_downgrade_removes_everything(
     )
     assert chained == [(1, True, True), (2, True, True)]
 
-    await migrate.downgrade(url, "0001")
+    await migrate.downgrade(url, "0002")
     enums = {
         name for (name,) in await rows(engine, "SELECT typname FROM pg_type WHERE typtype = 'e'")
     }
