@@ -185,3 +185,18 @@ async def every_identity_read_is_recorded(
     async with engine.connect() as connection:
         recorded = (await connection.execute(text("SELECT count(*) FROM access_records"))).scalar()
     assert recorded == handed_out, f"{handed_out} identities read, {recorded} access records"
+
+
+@pytest.fixture
+def embedded_data_dir() -> Iterator[Path]:
+    """A data directory for a hub that starts its own PostgreSQL.
+
+    Not under pytest's tmp_path: when the hub runs as root, PostgreSQL runs as an unprivileged
+    user who must be able to reach the directory, and pytest keeps its temporary root private.
+    """
+    path = Path(tempfile.mkdtemp(prefix="hub-data-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -64,18 +64,18 @@ def wait_gone(pid: int, seconds: float = 15) -> bool:
 
 
 @pytest.mark.slow
-def test_two_processes_share_one_server_and_the_last_one_stops_it(tmp_path: Path) -> None:
-    first = attach(tmp_path)
+def test_two_processes_share_one_server_and_the_last_one_stops_it(embedded_data_dir: Path) -> None:
+    first = attach(embedded_data_dir)
     assert first.stdout is not None and first.stdin is not None
     assert first.stdout.readline().strip() == "1"
-    server = postmaster_pid(tmp_path)
+    server = postmaster_pid(embedded_data_dir)
     assert server is not None and psutil.pid_exists(server)
 
-    second = attach(tmp_path)
+    second = attach(embedded_data_dir)
     assert second.stdout is not None and second.stdin is not None
     # The second process sees the first one's row: the same server, not a second one.
     assert second.stdout.readline().strip() == "2"
-    assert postmaster_pid(tmp_path) == server
+    assert postmaster_pid(embedded_data_dir) == server
 
     second.stdin.write("\n")
     second.stdin.flush()
@@ -89,14 +89,14 @@ def test_two_processes_share_one_server_and_the_last_one_stops_it(tmp_path: Path
 
 
 @pytest.mark.slow
-def test_hub_migrate_on_a_fresh_data_directory(tmp_path: Path) -> None:
+def test_hub_migrate_on_a_fresh_data_directory(embedded_data_dir: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "hub.cli", "migrate"],
-        env={**os.environ, "HUB_DATA_DIR": str(tmp_path), "HUB_DATABASE_URL": ""},
+        env={**os.environ, "HUB_DATA_DIR": str(embedded_data_dir), "HUB_DATABASE_URL": ""},
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "database at revision" in result.stdout
-    assert (tmp_path / "postgres" / "PG_VERSION").exists()
+    assert (embedded_data_dir / "postgres" / "PG_VERSION").exists()

@@ -35,12 +35,17 @@ def wait_ready(base: str, process: subprocess.Popen[str], seconds: float = 90) -
 
 @pytest.mark.slow
 @pytest.mark.parametrize("env", ["prod", "dev"])
-def test_serve_migrates_serves_and_stops_cleanly(tmp_path: Path, env: str) -> None:
+def test_serve_migrates_serves_and_stops_cleanly(embedded_data_dir: Path, env: str) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "serve", "--port", str(port)],
-        env={**os.environ, "HUB_DATA_DIR": str(tmp_path), "HUB_DATABASE_URL": "", "HUB_ENV": env},
+        env={
+            **os.environ,
+            "HUB_DATA_DIR": str(embedded_data_dir),
+            "HUB_DATABASE_URL": "",
+            "HUB_ENV": env,
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -63,4 +68,4 @@ def test_serve_migrates_serves_and_stops_cleanly(tmp_path: Path, env: str) -> No
         process.wait(timeout=30)
     assert process.returncode == 0
     # The embedded server stopped with its last user.
-    assert not (tmp_path / "postgres" / "postmaster.pid").exists()
+    assert not (embedded_data_dir / "postgres" / "postmaster.pid").exists()
