@@ -12,6 +12,8 @@ from hub.domain.children import ChildView
 from hub.domain.coverage import coverage_of
 from hub.domain.identity import check_purpose
 from hub.schema.context import Info
+from hub.schema.federation import CASE_DETAIL, IDENTITY
+from hub.schema.ids import uuid_of
 from hub.schema.regions import Region, load_region
 from hub.vocabulary import ChildStatus, Guardianship, NeedStatus, Sex
 
@@ -20,7 +22,9 @@ if TYPE_CHECKING:
     from hub.schema.needs import Need
 
 
-@strawberry.type(description="Where the child's parents are: case detail.")
+@strawberry.federation.type(
+    description="Where the child's parents are: case detail.", tags=[CASE_DETAIL]
+)
 class ParentsAbsence:
     father_away: bool
     mother_away: bool
@@ -28,7 +32,9 @@ class ParentsAbsence:
     work_location: str | None
 
 
-@strawberry.type(description="The personal part of a child's record. Every read is recorded.")
+@strawberry.federation.type(
+    description="The personal part of a child's record. Every read is recorded.", tags=[IDENTITY]
+)
 class ChildIdentity:
     full_name: str
     id_number_tail: str | None = strawberry.field(
@@ -40,9 +46,10 @@ class ChildIdentity:
     guardian_phone: str | None
 
 
-@strawberry.type(
+@strawberry.federation.type(
+    keys=["id"],
     description="A registered left-behind child. Fields marked as case detail are null for "
-    "readers who may not see them."
+    "readers who may not see them.",
 )
 class Child(relay.Node):
     view: strawberry.Private[ChildView]
@@ -54,15 +61,27 @@ class Child(relay.Node):
     )
     created_at: datetime
     updated_at: datetime
-    birth_date: date | None = strawberry.field(description="Case detail.")
-    sex: Sex | None = strawberry.field(description="Case detail.")
-    guardianship: Guardianship | None = strawberry.field(description="Case detail.")
-    school: str | None = strawberry.field(description="Case detail.")
-    parents_absence: ParentsAbsence | None = strawberry.field(description="Case detail.")
+    birth_date: date | None = strawberry.federation.field(
+        description="Case detail.", tags=[CASE_DETAIL]
+    )
+    sex: Sex | None = strawberry.federation.field(description="Case detail.", tags=[CASE_DETAIL])
+    guardianship: Guardianship | None = strawberry.federation.field(
+        description="Case detail.", tags=[CASE_DETAIL]
+    )
+    school: str | None = strawberry.federation.field(description="Case detail.", tags=[CASE_DETAIL])
+    parents_absence: ParentsAbsence | None = strawberry.federation.field(
+        description="Case detail.", tags=[CASE_DETAIL]
+    )
 
     @classmethod
     def resolve_id(cls, root: Any, *, info: Any) -> str:
         return str(root.view.id)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Child | None:
+        """A federation reference, seen as ``child(id)`` would see it: null when out of reach."""
+        view = await info.context.loaders.child.load(uuid_of(id, "Child"))
+        return None if view is None else cls.from_view(view)
 
     @classmethod
     def from_view(cls, view: ChildView) -> Child:
@@ -99,9 +118,10 @@ class Child(relay.Node):
     async def county(self, info: Info) -> Region:
         return await load_region(info, self.view.county_code)
 
-    @strawberry.field(
+    @strawberry.federation.field(
         description="Names, ID number tail, address and guardian contacts: null unless you may "
-        "see them. Each read writes an access record with your purpose."
+        "see them. Each read writes an access record with your purpose.",
+        tags=[IDENTITY],
     )
     async def identity(self, info: Info, purpose: str) -> ChildIdentity | None:
         if not self.view.tier.may_ask_identity:

@@ -13,6 +13,8 @@ from hub.domain.errors import NotFound
 from hub.domain.needs import NeedView
 from hub.schema.children import Child
 from hub.schema.context import Info
+from hub.schema.federation import CASE_DETAIL
+from hub.schema.ids import uuid_of
 from hub.schema.regions import Region, load_region
 from hub.vocabulary import NeedCategory, NeedStatus, NeedUnit, Urgency
 
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from hub.schema.coordination import Claim
 
 
-@strawberry.type(description="One concrete need of one child.")
+@strawberry.federation.type(keys=["id"], description="One concrete need of one child.")
 class Need(relay.Node):
     view: strawberry.Private[NeedView]
     category: NeedCategory
@@ -43,12 +45,22 @@ class Need(relay.Node):
     )
     created_at: datetime
     updated_at: datetime
-    description: str | None = strawberry.field(description="Case detail.")
-    cancel_reason: str | None = strawberry.field(description="Case detail.")
+    description: str | None = strawberry.federation.field(
+        description="Case detail.", tags=[CASE_DETAIL]
+    )
+    cancel_reason: str | None = strawberry.federation.field(
+        description="Case detail.", tags=[CASE_DETAIL]
+    )
 
     @classmethod
     def resolve_id(cls, root: Any, *, info: Any) -> str:
         return str(root.view.id)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Need | None:
+        """A federation reference, seen as ``need(id)`` would see it: null when out of reach."""
+        view = await info.context.loaders.need.load(uuid_of(id, "Need"))
+        return None if view is None else cls.from_view(view)
 
     @classmethod
     def from_view(cls, view: NeedView) -> Need:

@@ -13,7 +13,8 @@ NodeT = TypeVar("NodeT")
 ViewT = TypeVar("ViewT")
 
 
-@strawberry.type
+# Every Relay-paged subgraph defines PageInfo alike; shareable, it composes with theirs.
+@strawberry.federation.type(shareable=True)
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None

@@ -7,23 +7,33 @@ from typing import Any
 import strawberry
 from strawberry import relay
 
+from hub.domain.jurisdiction import validate_prefix
 from hub.domain.regions import RegionView, ancestor_codes
 from hub.schema.context import Info
 from hub.vocabulary import RegionLevel
 
 
-@strawberry.type(
-    description="An administrative division: province, city, county, township or village."
+@strawberry.federation.type(
+    keys=["code"],
+    description="An administrative division: province, city, county, township or village.",
 )
 class Region(relay.Node):
     code: str = strawberry.field(description="The statistical code: 2, 4, 6, 9 or 12 digits.")
-    name: str
-    level: RegionLevel
+    # Public statistical facts, the same wherever they are kept: a provider's subgraph that
+    # stores its schools' regions may serve them too, sparing the gateway a trip to the hub.
+    name: str = strawberry.federation.field(shareable=True)
+    level: RegionLevel = strawberry.federation.field(shareable=True)
     parent_code: strawberry.Private[str | None]
 
     @classmethod
     def resolve_id(cls, root: Any, *, info: Any) -> str:
         return str(root.code)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, code: str) -> Region | None:
+        """A federation reference by region code, seen as ``region(code)`` would see it."""
+        view = await info.context.loaders.region.load(validate_prefix(code, field="code"))
+        return None if view is None else cls.from_view(view)
 
     @classmethod
     def from_view(cls, view: RegionView) -> Region:

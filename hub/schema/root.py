@@ -6,14 +6,20 @@ resolvers, and the roots bind fields to them.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import cast
+
 import strawberry
 from graphql import GraphQLError
 from strawberry import relay
 from strawberry.extensions import SchemaExtension
 from strawberry.federation import Schema
+from strawberry.federation.schema import FederationAny
+from strawberry.federation.schema_directives import Key
 from strawberry.types import ExecutionContext
 
 import hub.schema.enums  # noqa: F401 - registers the vocabulary as GraphQL enums
+from hub.domain.errors import InvalidInput
 from hub.resolvers import audit as audit_fields
 from hub.resolvers import children as child_fields
 from hub.resolvers import clients as client_fields
@@ -31,8 +37,10 @@ from hub.resolvers import viewer as viewer_fields
 from hub.schema.audit import AuditChainCheck, AuditEvent
 from hub.schema.children import Child
 from hub.schema.clients import ClientPayload, OAuthClient, RevokeClientPayload
+from hub.schema.context import Info
 from hub.schema.coordination import Claim, ClaimNeedResult, ClaimPayload, Delivery, DeliveryPayload
 from hub.schema.errors import ErrorCodes
+from hub.schema.federation import reference_arguments
 from hub.schema.identity import AccessRecord
 from hub.schema.members import InviteMemberPayload, RoleGrant, RoleGrantPayload
 from hub.schema.merges import ChildMerge, MergePayload
@@ -173,20 +181,74 @@ class Mutation:
     reactivate_provider: ProviderPayload = strawberry.mutation(
         resolver=provider_fields.reactivate_provider
     )
-    invite_member: InviteMemberPayload = strawberry.mutation(resolver=member_fields.invite_member)
+    # The three answers below carry a credential shown once. They stay @inaccessible in the
+    # federated graph, so that a secret never crosses a gateway (run, logged and perhaps cached by
+    # others): administrators ask the hub's own endpoint for them.
+    invite_member: InviteMemberPayload = strawberry.federation.mutation(
+        resolver=member_fields.invite_member, inaccessible=True
+    )
     grant_role: RoleGrantPayload = strawberry.mutation(resolver=member_fields.grant_role)
     revoke_role: RoleGrantPayload = strawberry.mutation(resolver=member_fields.revoke_role)
-    register_client: ClientPayload = strawberry.mutation(
-        resolver=client_fields.register_client, description="The secret is shown once."
+    register_client: ClientPayload = strawberry.federation.mutation(
+        resolver=client_fields.register_client,
+        description="The secret is shown once.",
+        inaccessible=True,
     )
-    rotate_client: ClientPayload = strawberry.mutation(
+    rotate_client: ClientPayload = strawberry.federation.mutation(
         resolver=client_fields.rotate_client,
         description="A new secret (shown once) or new public keys; the old ones stop working.",
+        inaccessible=True,
     )
     revoke_client: RevokeClientPayload = strawberry.mutation(resolver=client_fields.revoke_client)
 
 
+ENTITIES = (Region, Provider, Child, Need)
+
+
+def _key_fields(entity: type) -> frozenset[str]:
+    """The fields named by an entity's @key, read from the type so that they cannot drift."""
+    definition = entity.__strawberry_definition__  # type: ignore[attr-defined]
+    return frozenset(
+        name
+        for directive in definition.directives
+        if isinstance(directive, Key)
+        for name in str(directive.fields).split()
+    )
+
+
+ENTITY_KEYS = {entity.__name__: _key_fields(entity) for entity in ENTITIES}
+REFERENCE_RESOLVERS: dict[str, Callable[..., Awaitable[object]]] = {
+    entity.__name__: entity.resolve_reference for entity in ENTITIES
+}
+
+
 class HubSchema(Schema):
+    # ``_service { sdl }`` answers without a token, like introspection: it is the schema that this
+    # repository publishes (schema.graphql), no data. A gateway composes the supergraph from it
+    # before any user arrives and holds no token of its own. Data stays behind ``_entities``.
+
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """``_entities``: the gateway's way in, held to the rules of every other read.
+
+        The caller's token is required for the whole call (one UNAUTHENTICATED error, no data).
+        Each representation resolves through its type's ``resolve_reference``, which goes through
+        the request's DataLoaders and so through the principal's access: a record outside the
+        caller's reach is null, exactly as ``node`` would answer. A malformed representation is
+        that item's BAD_USER_INPUT error; the others still resolve.
+        """
+        info.context.require_principal()
+        results: list[Awaitable[object] | Exception] = []
+        for representation in representations:
+            try:
+                type_name, keys = reference_arguments(representation, ENTITY_KEYS)
+            except InvalidInput as error:
+                results.append(error)  # graphql-core raises it at this item's path
+                continue
+            results.append(REFERENCE_RESOLVERS[type_name](info=info, **keys))
+        return cast(list[FederationAny], results)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -197,7 +259,7 @@ def build_schema(extra_extensions: list[type[SchemaExtension]] | None = None) ->
     return HubSchema(
         query=Query,
         mutation=Mutation,
-        types=[Region, Provider, Child, Need, Claim, Delivery, ChildMerge],
+        types=[*ENTITIES, Claim, Delivery, ChildMerge],
         extensions=[ErrorCodes, *(extra_extensions or [])],
         federation_version="2.7",
     )
