@@ -7,6 +7,8 @@ import dataclasses
 import json
 import logging
 import os
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -29,6 +31,8 @@ cli.add_typer(access_cli.clients_cli, name="clients")
 cli.add_typer(access_cli.keys_cli, name="keys")
 cli.command("login")(access_cli.login)
 cli.command("prune")(access_cli.prune)
+schema_cli = typer.Typer(help="The GraphQL schema: the SDL that federation gateways compose.")
+cli.add_typer(schema_cli, name="schema")
 console = Console()
 
 HostOption = Annotated[str | None, typer.Option(help="Address to listen on [HUB_HOST].")]
@@ -133,6 +137,28 @@ def demo(
     else:
         _print_summary(summary, access, settings)
     _serve(settings)
+
+
+@schema_cli.command("export")
+def export_schema(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the SDL to this file instead of stdout."),
+    ] = None,
+) -> None:
+    """Print the schema's SDL, as the hub serves it at `_service { sdl }`.
+
+    From the repository root, `hub schema export --output schema.graphql` updates the reviewed
+    snapshot that the tests compare with the live schema.
+    """
+    from hub.schema.root import schema_sdl
+
+    sdl = schema_sdl()
+    if output is None:
+        sys.stdout.write(sdl)
+        return
+    output.write_text(sdl, encoding="utf-8")
+    console.print(f"wrote the schema to {output}")
 
 
 def _print_summary(summary: object, access: object, settings: Settings) -> None:

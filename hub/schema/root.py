@@ -263,3 +263,8 @@ def build_schema(extra_extensions: list[type[SchemaExtension]] | None = None) ->
         extensions=[ErrorCodes, *(extra_extensions or [])],
         federation_version="2.7",
     )
+
+
+def schema_sdl() -> str:
+    """The SDL that ``_service { sdl }`` serves, as ``hub schema export`` writes it."""
+    return build_schema().as_str() + "\n"
