@@ -138,6 +138,28 @@ async def test_a_foreign_record_reads_like_a_missing_one_through_entities(
     assert theirs.ok()["_entities"][0]["id"] == records[f"foreign_{kind}"]
 
 
+@pytest.mark.parametrize(
+    "who", ["officer", "director", "ngo_worker", "business", "foreign_officer", "admin", "auditor"]
+)
+async def test_entities_find_exactly_what_node_finds(
+    gql: GraphQLClient, records: dict[str, str], world: World, who: str
+) -> None:
+    providers = [str(GlobalID("Provider", str(pid))) for pid in world.providers.values()]
+    ids = [*records.values(), *providers]
+    by_node = []
+    for global_id in ids:
+        found = await gql("query($id: ID!) { node(id: $id) { id } }", {"id": global_id}, as_=who)
+        by_node.append(found.ok()["node"])
+    representations = [
+        {"__typename": GlobalID.from_id(global_id).type_name, "id": global_id} for global_id in ids
+    ]
+    query = """query($r: [_Any!]!) { _entities(representations: $r) {
+      ... on Node { id } } }"""
+    by_reference = (await gql(query, {"r": representations}, as_=who)).ok()["_entities"]
+    assert by_reference == by_node
+    assert None in by_node and any(by_node)  # each sees some, and misses some (the missing ones)
+
+
 async def test_entities_read_in_the_readers_tier(
     gql: GraphQLClient, records: dict[str, str]
 ) -> None:
