@@ -13,7 +13,9 @@ It adds to the hub's entities what the school knows and the hub does not:
 It has no root field of its own: it never lists or finds children. It answers only for the
 references the gateway brings, and the gateway brings only what the hub resolved for the caller.
 It also checks the caller's token (forwarded by the gateway) against the hub's signing keys, so
-that a caller who reaches the service directly without a hub token gets nothing either.
+that a caller who reaches the service directly without a hub token gets nothing either. (It
+accepts the hub's own tokens only: a service whose callers sign in at an identity provider the
+hub trusts must check those tokens against that provider's keys too, as the hub does.)
 
 Run it next to the hub (see the README's "Joining as a subgraph")::
 
@@ -30,10 +32,11 @@ HOMEWORK_DATA           the school's records, JSON (default: sample-data.json be
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -272,15 +275,22 @@ def create_app(
 ) -> Starlette:
     """The service; with no arguments (``uvicorn --factory``), configured from the environment."""
     settings = settings or Settings.from_env()
-    keys = HubKeys(settings, http or httpx.AsyncClient())
-    graphql = HomeworkGraphQL(Records.load(settings.data_path), keys)
+    client = http or httpx.AsyncClient()
+    graphql = HomeworkGraphQL(Records.load(settings.data_path), HubKeys(settings, client))
 
     async def healthz(request: Request) -> Response:
         return Response('{"status": "ok"}', media_type="application/json")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if http is None:  # a client given by the caller is the caller's to close
+            await client.aclose()
 
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
-        ]
+        ],
+        lifespan=lifespan,
     )
