@@ -17,6 +17,7 @@ from hub.domain.errors import NotFound
 from hub.domain.overlaps import AidKind
 from hub.domain.overlaps import OverlapWarning as OverlapWarningView
 from hub.schema.context import Info
+from hub.schema.federation import CASE_DETAIL
 from hub.schema.needs import Need
 from hub.schema.providers import Provider
 from hub.vocabulary import ClaimStatus, DeliveryStatus, NeedCategory, NeedUnit
@@ -71,8 +72,10 @@ class Claim(relay.Node):
     version: int = strawberry.field(
         description="Send it back with a change; a stale one is refused."
     )
-    note: str | None = strawberry.field(description="Case detail.")
-    end_reason: str | None = strawberry.field(description="Case detail.")
+    note: str | None = strawberry.federation.field(description="Case detail.", tags=[CASE_DETAIL])
+    end_reason: str | None = strawberry.federation.field(
+        description="Case detail.", tags=[CASE_DETAIL]
+    )
 
     @classmethod
     def resolve_id(cls, root: Any, *, info: Any) -> str:
@@ -125,9 +128,15 @@ class Delivery(relay.Node):
     logged_at: datetime
     reviewed_at: datetime | None
     version: int
-    description: str | None = strawberry.field(description="Case detail.")
-    evidence: str | None = strawberry.field(description="Case detail.")
-    dispute_reason: str | None = strawberry.field(description="Case detail.")
+    description: str | None = strawberry.federation.field(
+        description="Case detail.", tags=[CASE_DETAIL]
+    )
+    evidence: str | None = strawberry.federation.field(
+        description="Case detail.", tags=[CASE_DETAIL]
+    )
+    dispute_reason: str | None = strawberry.federation.field(
+        description="Case detail.", tags=[CASE_DETAIL]
+    )
 
     @classmethod
     def resolve_id(cls, root: Any, *, info: Any) -> str:
