@@ -6,6 +6,8 @@ resolvers, and the roots bind fields to them.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+
 import strawberry
 from graphql import GraphQLError
 from strawberry import relay
@@ -18,6 +20,7 @@ from hub.resolvers import audit as audit_fields
 from hub.resolvers import children as child_fields
 from hub.resolvers import clients as client_fields
 from hub.resolvers import coordination as coordination_fields
+from hub.resolvers import events as event_fields
 from hub.resolvers import identity as identity_fields
 from hub.resolvers import members as member_fields
 from hub.resolvers import merges as merge_fields
@@ -33,6 +36,7 @@ from hub.schema.children import Child
 from hub.schema.clients import ClientPayload, OAuthClient, RevokeClientPayload
 from hub.schema.coordination import Claim, ClaimNeedResult, ClaimPayload, Delivery, DeliveryPayload
 from hub.schema.errors import ErrorCodes
+from hub.schema.events import NeedEvent
 from hub.schema.identity import AccessRecord
 from hub.schema.members import InviteMemberPayload, RoleGrant, RoleGrantPayload
 from hub.schema.merges import ChildMerge, MergePayload
@@ -186,6 +190,17 @@ class Mutation:
     revoke_client: RevokeClientPayload = strawberry.mutation(resolver=client_fields.revoke_client)
 
 
+@strawberry.type
+class Subscription:
+    need_events: AsyncGenerator[NeedEvent, None] = strawberry.subscription(
+        resolver=event_fields.need_events,
+        description="Needs opened, claimed, released, failed, revoked, expired, fulfilled or "
+        "cancelled within jurisdiction (default: your whole reach), of the given categories "
+        "(default: all); only needs you may see, checked for each event. Over a WebSocket "
+        "(graphql-transport-ws), authenticated in connection_init.",
+    )
+
+
 class HubSchema(Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -197,6 +212,7 @@ def build_schema(extra_extensions: list[type[SchemaExtension]] | None = None) ->
     return HubSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Region, Provider, Child, Need, Claim, Delivery, ChildMerge],
         extensions=[ErrorCodes, *(extra_extensions or [])],
         federation_version="2.7",
