@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from hub.auth.bearer import Authenticator
 from hub.auth.external import ExternalKeys, JwksFetcher, fetch_jwks
@@ -18,7 +18,10 @@ from hub.auth.keys import KeyRing, ensure_signing_key
 from hub.auth.oauth.routes import oauth_routes
 from hub.db import migrate
 from hub.db.engine import create_engine, session_factory
+from hub.db.listener import Listener, listen_dsn
 from hub.db.location import resolve_database_url
+from hub.domain import events
+from hub.domain.event_broker import EventBroker
 from hub.domain.sweeper import run_sweeper
 from hub.graphql_app import HubGraphQL
 from hub.health import healthz, readyz
@@ -73,6 +76,14 @@ def create_app(
             app.state.keyring,
             ExternalKeys(jwks_fetcher, refresh_seconds=settings.external_jwks_refresh),
         )
+        app.state.event_broker = broker = EventBroker(settings.events_queue_size)
+        app.state.event_listener = listener = Listener(
+            listen_dsn(active.url.render_as_string(hide_password=False)),
+            events.CHANNEL,
+            on_notification=lambda payload: _publish(broker, payload),
+            on_lost=broker.interrupt,
+        )
+        listening = asyncio.create_task(listener.run(), name="need-events-listener")
         sweeper = None
         if settings.sweep_interval_seconds > 0:
             sweeper = asyncio.create_task(
@@ -82,6 +93,9 @@ def create_app(
         try:
             yield
         finally:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
             if sweeper is not None:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -96,9 +110,16 @@ def create_app(
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *oauth_routes(),
         ],
         lifespan=lifespan,
     )
+
+
+def _publish(broker: EventBroker, payload: str) -> None:
+    event = events.NeedEvent.parse(payload)
+    if event is not None:
+        broker.publish(event)

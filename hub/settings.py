@@ -69,6 +69,11 @@ class Settings:
     claim_days: tuple[tuple[NeedCategory, int], ...] = ()
     overlap_days: tuple[tuple[NeedCategory, int], ...] = ()
 
+    # Need events a subscriber may have waiting before the hub ends its stream as too slow.
+    events_queue_size: int = 100
+    # How often an idle subscription re-reads its subscriber's roles (each event does too).
+    events_recheck_seconds: float = 60.0
+
     @property
     def public_url(self) -> str:
         return (self.issuer or f"http://{self.host}:{self.port}").rstrip("/")
@@ -155,6 +160,12 @@ class Settings:
             ),
             claim_days=_days_by_category(env, "HUB_CLAIM_DAYS"),
             overlap_days=_days_by_category(env, "HUB_OVERLAP_DAYS"),
+            events_queue_size=_int(
+                env, "HUB_EVENTS_QUEUE_SIZE", cls.events_queue_size, minimum=1, maximum=100000
+            ),
+            events_recheck_seconds=_float(
+                env, "HUB_EVENTS_RECHECK_SECONDS", cls.events_recheck_seconds, minimum=1.0
+            ),
         )
 
 

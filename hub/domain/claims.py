@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
 from hub.db.models import Claim, Need
-from hub.domain import audit, idempotency, ledger, overlaps
+from hub.domain import audit, events, idempotency, ledger, overlaps
 from hub.domain.clock import as_utc, instant, utcnow
 from hub.domain.coordination_errors import (
     ClaimExpired,
@@ -368,6 +368,7 @@ async def claim_need(
         },
         region_code=need.region_code,
     )
+    await events.emit(session, need, events.NeedEventKind.CLAIMED)
     need = await ledger.settle(session, principal, need, {"claim_id": str(claim_id)})
     await idempotency.remember_result(session, principal, idempotency_key, claim_id)
     return await _claimed(session, principal, claim_id, need, rules)
@@ -593,6 +594,7 @@ async def end_claim(
         )
     )
     verb = {ClaimStatus.RELEASED: "released", ClaimStatus.FAILED: "failed"}.get(status, "revoked")
+    await events.emit(session, need, events.NeedEventKind(verb))
     audit.record(
         session,
         principal,

@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.principal import Principal
 from hub.db.models import Claim, Need
-from hub.domain import audit
+from hub.domain import audit, events
+from hub.domain.events import NeedEventKind
 from hub.vocabulary import ClaimStatus, NeedStatus
 
 ONE = Decimal(1)
@@ -153,6 +154,8 @@ async def settle(
             {"from": previous.value, "to": status.value, **cause},
             region_code=need.region_code,
         )
+        if status is NeedStatus.FULFILLED:
+            await events.emit(session, updated, NeedEventKind.FULFILLED)
     return updated
 
 
@@ -189,6 +192,7 @@ async def expire_overdue(session: AsyncSession, need: Need) -> list[uuid.UUID]:
             },
             region_code=need.region_code,
         )
+        await events.emit(session, need, NeedEventKind.EXPIRED)
     if rows:
         await settle(session, None, need, {"expired_claims": [str(row[0]) for row in rows]})
     return [row[0] for row in rows]
@@ -224,4 +228,5 @@ async def revoke_active_claims(
             {"need_id": str(need.id), "provider_id": str(provider_id), "reason": reason},
             region_code=need.region_code,
         )
+        await events.emit(session, need, NeedEventKind.REVOKED)
     return [row[0] for row in rows]

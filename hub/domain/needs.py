@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
 from hub.db.models import Child, Need
-from hub.domain import audit, idempotency, ledger
+from hub.domain import audit, events, idempotency, ledger
 from hub.domain.clock import today, utcnow
 from hub.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
 from hub.domain.jurisdiction import narrow, validate_prefix, within
@@ -346,6 +346,7 @@ async def open_need(
         },
         region_code=need.region_code,
     )
+    await events.emit(session, need, events.NeedEventKind.OPENED)
     if idempotency_key is not None:
         await idempotency.remember_result(session, principal, idempotency_key, need.id)
     await session.refresh(need)
@@ -444,6 +445,7 @@ async def cancel_need(
         region_code=need.region_code,
     )
     await session.flush()
+    await events.emit(session, need, events.NeedEventKind.CANCELLED)
     need = await ledger.settle(session, principal, need, {"cancelled": True})
     return view_of(need, principal)
 

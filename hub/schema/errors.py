@@ -66,10 +66,17 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> Grap
 class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
+        self._classify(self.execution_context.result)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Each result a subscription sends, including the error that ends it."""
+        self._classify(result)
+        yield
+
+    def _classify(self, result: Any) -> None:
         errors = getattr(result, "errors", None)
         if not errors:
             return
         context = self.execution_context.context
         request_id = getattr(context, "request_id", None)
-        result.errors = [classify(error, request_id) for error in errors]  # type: ignore[union-attr]
+        result.errors = [classify(error, request_id) for error in errors]

@@ -6,7 +6,7 @@ resolvers, and the roots bind fields to them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import cast
 
 import strawberry
@@ -24,6 +24,7 @@ from hub.resolvers import audit as audit_fields
 from hub.resolvers import children as child_fields
 from hub.resolvers import clients as client_fields
 from hub.resolvers import coordination as coordination_fields
+from hub.resolvers import events as event_fields
 from hub.resolvers import identity as identity_fields
 from hub.resolvers import members as member_fields
 from hub.resolvers import merges as merge_fields
@@ -40,6 +41,7 @@ from hub.schema.clients import ClientPayload, OAuthClient, RevokeClientPayload
 from hub.schema.context import Info
 from hub.schema.coordination import Claim, ClaimNeedResult, ClaimPayload, Delivery, DeliveryPayload
 from hub.schema.errors import ErrorCodes
+from hub.schema.events import NeedEvent
 from hub.schema.federation import reference_arguments
 from hub.schema.identity import AccessRecord
 from hub.schema.members import InviteMemberPayload, RoleGrant, RoleGrantPayload
@@ -222,6 +224,17 @@ REFERENCE_RESOLVERS: dict[str, Callable[..., Awaitable[object]]] = {
 }
 
 
+@strawberry.type
+class Subscription:
+    need_events: AsyncGenerator[NeedEvent, None] = strawberry.subscription(
+        resolver=event_fields.need_events,
+        description="Needs opened, claimed, released, failed, revoked, expired, fulfilled or "
+        "cancelled within jurisdiction (default: your whole reach), of the given categories "
+        "(default: all); only needs you may see, checked for each event. Over a WebSocket "
+        "(graphql-transport-ws), authenticated in connection_init.",
+    )
+
+
 class HubSchema(Schema):
     # ``_service { sdl }`` answers without a token, like introspection: it is the schema that this
     # repository publishes (schema.graphql), no data. A gateway composes the supergraph from it
@@ -259,6 +272,7 @@ def build_schema(extra_extensions: list[type[SchemaExtension]] | None = None) ->
     return HubSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[*ENTITIES, Claim, Delivery, ChildMerge],
         extensions=[ErrorCodes, *(extra_extensions or [])],
         federation_version="2.7",

@@ -1,0 +1,47 @@
+"""Following need events: what a subscriber asked for, and what it may see of each event.
+
+Access is decided for every event, with the subscriber's principal read live, by the same reads
+as the ``need`` query's: an event never shows more than a query would at that moment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.auth.policy import Permission, jurisdictions_for
+from hub.auth.principal import Principal
+from hub.domain.events import NeedEvent
+from hub.domain.jurisdiction import narrow
+from hub.domain.needs import NeedView, needs_by_ids
+from hub.vocabulary import NeedCategory
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What a subscriber asked for: needs within ``jurisdiction`` (a region-code prefix, or
+    anywhere in reach), of ``categories`` (or any)."""
+
+    jurisdiction: str | None = None
+    categories: frozenset[NeedCategory] = frozenset()
+
+    def matches(self, event: NeedEvent) -> bool:
+        if self.jurisdiction is not None and not event.region_code.startswith(self.jurisdiction):
+            return False
+        return not self.categories or event.category in self.categories
+
+
+def may_follow(principal: Principal, jurisdiction: str | None) -> bool:
+    """Whether the principal may read any need within the jurisdiction (anywhere, if none)."""
+    return bool(narrow(jurisdictions_for(principal, Permission.READ_REGISTER), jurisdiction))
+
+
+async def visible_need(
+    session: AsyncSession, principal: Principal, event: NeedEvent
+) -> NeedView | None:
+    """The event's need as the principal may see it now, or None if it is out of their reach.
+
+    The same read as the ``need`` query's, so that an event never shows more than a query would.
+    """
+    return (await needs_by_ids(session, principal, [event.need_id])).get(event.need_id)

@@ -1,0 +1,19 @@
+"""NeedEvent: something that happened to a need, as a subscriber may see it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from hub.domain.events import NeedEventKind
+from hub.schema.needs import Need
+
+strawberry.enum(NeedEventKind, name="NeedEventKind")
+
+
+@strawberry.type(description="Something that happened to a need within your reach.")
+class NeedEvent:
+    kind: NeedEventKind
+    at: datetime = strawberry.field(description="When it happened.")
+    need: Need = strawberry.field(description="The need as it is now, as you may see it.")
