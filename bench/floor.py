@@ -87,9 +87,7 @@ async def needs_page(request: Request) -> Response:
         }
         regions = {
             row["code"]: row["name"]
-            for row in await connection.fetch(
-                REGIONS, list({r["region_code"][:6] for r in page})
-            )
+            for row in await connection.fetch(REGIONS, list({r["region_code"][:6] for r in page}))
         }
         claims: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
         for row in await connection.fetch(CLAIMS, [r["id"] for r in page]):
@@ -130,9 +128,7 @@ async def needs_page(request: Request) -> Response:
             }
         }
     }
-    return Response(
-        orjson.dumps(body, default=str), media_type="application/json"
-    )
+    return Response(orjson.dumps(body, default=str), media_type="application/json")
 
 
 app = Starlette(routes=[Route("/needs", needs_page)], lifespan=lifespan)

@@ -92,8 +92,14 @@ def started(args: argparse.Namespace) -> Iterator[Processes]:
             popen.append(
                 subprocess.Popen(
                     [
-                        sys.executable, "-m", "uvicorn", "bench.floor:app",
-                        "--port", str(floor_port), "--log-level", "warning",
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "bench.floor:app",
+                        "--port",
+                        str(floor_port),
+                        "--log-level",
+                        "warning",
                         "--no-access-log",
                     ],
                     env={**env, "BENCH_DATABASE_URL": args.database_url},
@@ -176,9 +182,7 @@ async def find_targets(database_url: str) -> scenarios.Targets:
             county,
             upper,
         )
-        oldest = await connection.fetchval(
-            "SELECT now() - interval '30 days'"
-        )
+        oldest = await connection.fetchval("SELECT now() - interval '30 days'")
     finally:
         await connection.close()
     return scenarios.Targets(
@@ -245,7 +249,9 @@ async def drive(
             response_json: Any = None
             while time.monotonic() < stop:
                 try:
-                    request = steps.send(response_json) if response_json is not None else next(steps)
+                    request = (
+                        steps.send(response_json) if response_json is not None else next(steps)
+                    )
                 except StopIteration:
                     return
                 started_at = time.perf_counter()
@@ -390,9 +396,7 @@ async def run(args: argparse.Namespace, processes: Processes) -> dict[str, Any]:
         "targets": {"county": targets.county, "province": targets.province},
         "scenarios": report,
         "hub_processes": len(hub_urls),
-        "peak_rss_mb": {
-            str(pid): round(rss / 2**20, 1) for pid, rss in processes.peak_rss.items()
-        },
+        "peak_rss_mb": {str(pid): round(rss / 2**20, 1) for pid, rss in processes.peak_rss.items()},
         "peak_rss_mb_max": round(max(processes.peak_rss.values(), default=0) / 2**20, 1),
     }
 

@@ -92,7 +92,10 @@ def needs_page_requests(targets: Targets) -> Any:
         after: str | None = None
         pages = 0
         while True:
-            response = yield {"query": NEEDS_PAGE, "variables": {"county": targets.county, "after": after}}
+            response = yield {
+                "query": NEEDS_PAGE,
+                "variables": {"county": targets.county, "after": after},
+            }
             pages += 1
             info = _page_info(response, "needs")
             if info is None or not info["hasNextPage"] or pages >= PAGES_PER_VISIT:
@@ -108,13 +111,19 @@ def changes_feed_requests(targets: Targets) -> Any:
         while True:
             since = targets.oldest_change + timedelta(
                 seconds=rng.uniform(0, 0.9)
-                * (datetime.now(targets.oldest_change.tzinfo) - targets.oldest_change).total_seconds()
+                * (
+                    datetime.now(targets.oldest_change.tzinfo) - targets.oldest_change
+                ).total_seconds()
             )
             after: str | None = None
             for _ in range(PAGES_PER_VISIT):
                 response = yield {
                     "query": CHANGES_FEED,
-                    "variables": {"province": targets.province, "since": since.isoformat(), "after": after},
+                    "variables": {
+                        "province": targets.province,
+                        "since": since.isoformat(),
+                        "after": after,
+                    },
                 }
                 info = _page_info(response, "needs")
                 if info is None or not info["hasNextPage"]:
@@ -149,7 +158,10 @@ def claim_storm_requests(targets: Targets) -> Any:
                 recent.append(need)
             yield {
                 "query": CLAIM_NEED,
-                "variables": {"need": global_id("Need", need), "key": str(uuid.UUID(int=rng.getrandbits(128)))},
+                "variables": {
+                    "need": global_id("Need", need),
+                    "key": str(uuid.UUID(int=rng.getrandbits(128))),
+                },
             }
 
     return walk

@@ -216,9 +216,11 @@ class _Cloner:
     def keep_last(self) -> None:
         data = self.data
         child = data.children[-1]
-        consent = data.consents[-1] if data.consents and data.consents[-1]["child_id"] == child[
-            "id"
-        ] else None
+        consent = (
+            data.consents[-1]
+            if data.consents and data.consents[-1]["child_id"] == child["id"]
+            else None
+        )
         needs = [need for need in data.needs[-12:] if need["child_id"] == child["id"]]
         self.templates.append((child, data.identities[-1], consent, needs))
 
@@ -285,7 +287,9 @@ def _claimants(providers: Iterable[Row], counties: Iterable[str]) -> dict[str, l
     return found
 
 
-async def seed(database_url: str, *, children: int, seed: int = 2020, recreate: bool = True) -> None:
+async def seed(
+    database_url: str, *, children: int, seed: int = 2020, recreate: bool = True
+) -> None:
     started = time.perf_counter()
 
     def say(message: str) -> None:
@@ -307,7 +311,7 @@ async def seed(database_url: str, *, children: int, seed: int = 2020, recreate: 
     busy = [village for village, _ in sorted(busiest.values(), key=lambda pair: -pair[1])]
     cast = build_cast(rng, tree, busy, now - timedelta(days=540))
     data = Dataset(tree, cast, [_region_row(region) for region in tree.regions])
-    clients, client_rows, client_grants = _bench_clients(rng, settings, cast.providers, busy)
+    _clients, client_rows, client_grants = _bench_clients(rng, settings, cast.providers, busy)
     claimants = _claimants(
         [p for p in cast.providers if p["kind"] is not ProviderKind.INDIVIDUAL],
         (county.code for county in tree.counties),
@@ -370,7 +374,9 @@ async def seed(database_url: str, *, children: int, seed: int = 2020, recreate: 
         )
         say("analysing")
         await connection.execute("VACUUM ANALYZE")
-        size = await connection.fetchval("SELECT pg_size_pretty(pg_database_size(current_database()))")
+        size = await connection.fetchval(
+            "SELECT pg_size_pretty(pg_database_size(current_database()))"
+        )
         say(f"done: {children:,} children; database size {size}")
     finally:
         await connection.close()
