@@ -22,6 +22,7 @@ from hub.db.location import resolve_database_url
 from hub.domain.sweeper import run_sweeper
 from hub.graphql_app import HubGraphQL
 from hub.health import healthz, readyz
+from hub.schema.caching import CACHING_EXTENSIONS
 from hub.schema.root import build_schema
 from hub.secrets import id_hash_key, key_encryption_key
 from hub.settings import Settings
@@ -90,7 +91,7 @@ def create_app(
                 await active.dispose()
 
     graphql = HubGraphQL(
-        build_schema(),
+        build_schema(CACHING_EXTENSIONS),
         graphql_ide="graphiql" if settings.is_dev else None,
     )
     return Starlette(
