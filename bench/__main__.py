@@ -44,7 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     profile.add_argument("--requests", type=int, default=200)
     profile.add_argument("--top", type=int, default=40)
 
+    table = commands.add_parser("table", help="markdown rows from run reports")
+    table.add_argument("reports", nargs="+")
+
     args = parser.parse_args(argv)
+    if args.command == "table":
+        from bench.table import render
+
+        print(render(args.reports))
+        return 0
     if args.command == "profile":
         from bench.profile import run as run_profile
 
