@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+from sqlalchemy.engine import make_url
 
 from hub.auth.passwords import hash_secret
 from hub.auth.policy import ALL_SCOPES
@@ -75,8 +76,10 @@ def bench_settings(database_url: str) -> Settings:
 
 
 async def ensure_database(url: str, *, recreate: bool) -> None:
-    base, _, name = url.rpartition("/")
-    admin = await asyncpg.connect(f"{base}/postgres")
+    parsed = make_url(url)
+    name = parsed.database
+    admin_url = parsed.set(database="postgres").render_as_string(hide_password=False)
+    admin = await asyncpg.connect(admin_url)
     try:
         exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if exists and recreate:
