@@ -9,26 +9,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from hub import fast_path
+
 PAGE_SIZE = 50
 FEED_PAGE_SIZE = 100
 # How many pages a reader follows before starting again from the first.
 PAGES_PER_VISIT = 5
 STORM_CLIENTS = 64
 
-NEEDS_PAGE = """
-query NeedsPage($county: String!, $after: String) {
-  needs(filter: {jurisdiction: $county, statuses: [OPEN, CLAIMED, PARTIALLY_MET]},
-        first: 50, after: $after) {
-    edges { node {
-      id category urgency status quantity unit dueDate createdAt
-      child { code ageBand }
-      region { code name }
-      claims { status expiresAt }
-    } }
-    pageInfo { hasNextPage endCursor }
-  }
-}
-"""
+# The document NGO apps send, which the hub answers on its compiled path.
+NEEDS_PAGE = fast_path.NEEDS_PAGE
 
 CHANGES_FEED = """
 query ChangesFeed($province: String!, $since: DateTime!, $after: String) {

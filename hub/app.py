@@ -20,6 +20,7 @@ from hub.db import migrate
 from hub.db.engine import create_engine, session_factory
 from hub.db.location import resolve_database_url
 from hub.domain.sweeper import run_sweeper
+from hub.fast_path import FastPath
 from hub.graphql_app import HubGraphQL
 from hub.health import healthz, readyz
 from hub.schema.caching import CACHING_EXTENSIONS
@@ -96,7 +97,7 @@ def create_app(
     )
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", FastPath(graphql), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *oauth_routes(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -56,3 +57,65 @@ def test_the_encoder_writes_what_the_standard_library_would() -> None:
     encoded = view.encode_json(data)
     assert json.loads(encoded) == data == orjson.loads(encoded)
     assert "王小明".encode() in encoded
+
+
+# The compiled needs page against the normal path: the same document with a comment in front
+# is not the compiled one, so GraphQL executes it as always.
+NORMAL_PATH = "# executed by the normal path\n" + scenarios.NEEDS_PAGE
+
+
+async def _both_paths(
+    gql: GraphQLClient, as_: str | None, variables: dict[str, object]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    compiled = await gql(scenarios.NEEDS_PAGE, variables, as_=as_)
+    normal = await gql(NORMAL_PATH, variables, as_=as_)
+    return (
+        {"status": compiled.status_code, "data": compiled.data, "errors": compiled.errors},
+        {"status": normal.status_code, "data": normal.data, "errors": normal.errors},
+    )
+
+
+async def test_the_compiled_needs_page_answers_as_the_normal_path_for_every_reader(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    await seed_needs(engine, children=40)
+    # A claim of the NGO's: it now sees that child's village, and its claim on the page.
+    page = (await gql(scenarios.NEEDS_PAGE, VARIABLES, as_="officer")).ok()
+    claimed = page["needs"]["edges"][3]["node"]["id"]
+    claim = await gql(scenarios.CLAIM_NEED, {"need": claimed, "key": "fast-1"}, as_="ngo")
+    assert claim.ok()["claimNeed"]["__typename"] == "ClaimNeedSuccess"
+    readers = ("officer", "director", "ngo", "ngo_worker", "business", "foreign_ngo", "admin")
+    for reader in readers:
+        variables: dict[str, object] = dict(VARIABLES)
+        for _ in range(3):  # the first page and the following ones
+            compiled, normal = await _both_paths(gql, reader, variables)
+            assert compiled == normal, reader
+            info = compiled["data"]["needs"]["pageInfo"] if compiled.get("data") else None
+            if not info or not info["hasNextPage"]:
+                break
+            variables["after"] = info["endCursor"]
+    ngo = (await gql(scenarios.NEEDS_PAGE, VARIABLES, as_="ngo")).ok()
+    regions = {edge["node"]["region"]["code"] for edge in ngo["needs"]["edges"]}
+    assert any(len(code) == 12 for code in regions) and COUNTY in regions
+
+
+async def test_the_compiled_needs_page_refuses_and_fails_as_the_normal_path(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    await seed_needs(engine, children=2)
+    cases: list[tuple[str | None, dict[str, object]]] = [
+        (None, VARIABLES),  # no token
+        ("ngo", {"county": COUNTY, "after": "not-a-cursor"}),
+        ("ngo", {"county": "36x", "after": None}),
+        ("ngo", {"county": 360721, "after": None}),
+        ("ngo", {"after": None}),
+    ]
+    for as_, variables in cases:
+        compiled, normal = await _both_paths(gql, as_, variables)
+        assert compiled["errors"], (as_, variables)
+        for body in (compiled, normal):
+            for error in body["errors"]:
+                # The normal path's document has one more line, the comment.
+                error.pop("locations", None)
+                error.get("extensions", {}).pop("requestId", None)
+        assert compiled == normal, (as_, variables)
