@@ -150,7 +150,8 @@ def claim_storm_requests(targets: Targets) -> Any:
                 "query": CLAIM_NEED,
                 "variables": {
                     "need": global_id("Need", need),
-                    "key": str(uuid.UUID(int=rng.getrandbits(128))),
+                    # Fresh keys every run: a key reused for another need is refused.
+                    "key": str(uuid.uuid4()),
                 },
             }
 
