@@ -4,8 +4,9 @@ Generic GraphQL execution resolves every field of every object through the execu
 50 needs with their child, region and claims is about a thousand resolver calls, and that, not
 the database, is where a page's time goes. When a request carries exactly this document (the one
 NGO apps send, ``NEEDS_PAGE``), the page is built here instead: the same domain calls the
-resolvers make (``needs.list_needs`` and the same per-request loaders, so every access rule and
-every tier applies unchanged), then a plain dict, encoded once.
+resolvers and their loaders make (``needs.list_needs``, ``children.children_by_ids``,
+``regions.regions_by_codes``, ``claims.claims_of_needs``, so every access rule and every tier
+applies unchanged), then a plain dict, encoded once.
 
 Anything unusual - no principal, an invalid cursor or variable, a child the reader may not see,
 any error at all - falls back to the normal path, which then answers (and reports errors) as it
@@ -15,7 +16,6 @@ paths for every kind of reader.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -27,10 +27,9 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from hub.domain import needs
+from hub.domain import children, claims, needs, regions
 from hub.domain.needs import NeedOrder, NeedView
 from hub.domain.pagination import page_request
-from hub.resolvers.loaders import build_loaders
 from hub.vocabulary import NeedStatus
 
 logger = logging.getLogger(__name__)
@@ -125,17 +124,24 @@ async def needs_page(request: Request, variables: dict[str, Any]) -> dict[str, A
         maximum=settings.max_page_size,
     )
     where = needs.NeedFilter(jurisdiction=county, statuses=_STATUSES, order=NeedOrder.URGENCY)
+    # One session for the whole page: the loaders of the normal path open one per batch, and
+    # each costs a pool checkout and a BEGIN/ROLLBACK round trip. The same domain functions
+    # answer, so the same rules and tiers apply.
     async with state.sessions() as session:
         found = await needs.list_needs(session, principal, where, page)
-    loaders = build_loaders(state.sessions, principal)
-    views: list[NeedView] = list(found.items)
-    children, regions, claims = await asyncio.gather(
-        loaders.child.load_many([view.child_id for view in views]),
-        loaders.region.load_many([view.region_code for view in views]),
-        loaders.claims_of_need.load_many([view.id for view in views]),
-    )
+        views: list[NeedView] = list(found.items)
+        child_views = await children.children_by_ids(
+            session, principal, [view.child_id for view in views]
+        )
+        region_views = await regions.regions_by_codes(session, [view.region_code for view in views])
+        claim_views = await claims.claims_of_needs(session, principal, [view.id for view in views])
+    found_children = [child_views.get(view.child_id) for view in views]
+    found_regions = [region_views.get(view.region_code) for view in views]
+    found_claims = [claim_views.get(view.id, []) for view in views]
     edges = []
-    for view, child, region, need_claims in zip(views, children, regions, claims, strict=True):
+    for view, child, region, need_claims in zip(
+        views, found_children, found_regions, found_claims, strict=True
+    ):
         if child is None or region is None:
             raise _Fallback  # the normal path answers with its error
         edges.append(
