@@ -88,12 +88,17 @@ class FastPath:
         await self.app(scope, _replay(body, more, receive), send)
 
     async def _answer(self, scope: Scope, body: bytes) -> bytes | None:
+        headers = dict(scope.get("headers") or ())
+        if not headers.get(b"content-type", b"").startswith(b"application/json"):
+            return None
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:
             return None
         if not isinstance(payload, dict) or _normalized(payload.get("query")) not in _COMPILED:
             return None
+        if payload.get("operationName") not in (None, "NeedsPage"):
+            return None  # the normal path says there is no such operation
         variables = payload.get("variables") or {}
         if not isinstance(variables, dict):
             return None

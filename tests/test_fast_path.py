@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -119,3 +120,27 @@ async def test_the_compiled_needs_page_refuses_and_fails_as_the_normal_path(
                 error.pop("locations", None)
                 error.get("extensions", {}).pop("requestId", None)
         assert compiled == normal, (as_, variables)
+
+
+async def test_an_unknown_operation_name_or_content_type_is_left_to_the_normal_path(
+    http: httpx.AsyncClient, gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    await seed_needs(engine, children=1)
+    token = await gql.tokens.member("ngo")  # type: ignore[union-attr]
+
+    async def both(operation: str, content_type: str) -> tuple[httpx.Response, httpx.Response]:
+        headers = {"authorization": f"Bearer {token}", "content-type": content_type}
+        answers = []
+        for query in (scenarios.NEEDS_PAGE, NORMAL_PATH):
+            body = {"query": query, "variables": VARIABLES, "operationName": operation}
+            answers.append(await http.post("/graphql", content=orjson.dumps(body), headers=headers))
+        return answers[0], answers[1]
+
+    compiled, normal = await both("Other", "application/json")
+    assert compiled.status_code != 200 or "errors" in compiled.json()
+    assert (compiled.status_code, compiled.text) == (normal.status_code, normal.text)
+    compiled, normal = await both("NeedsPage", "text/plain")
+    assert (compiled.status_code, compiled.text) == (normal.status_code, normal.text)
+    compiled, normal = await both("NeedsPage", "application/json")
+    assert compiled.json() == normal.json()
+    assert len(compiled.json()["data"]["needs"]["edges"]) == 2
