@@ -44,6 +44,12 @@ async def test_a_cached_invalid_document_is_refused_every_time(gql: GraphQLClien
         assert result.codes == ["GRAPHQL_VALIDATION_FAILED"]
 
 
+async def test_a_syntax_error_says_so_every_time(gql: GraphQLClient) -> None:
+    for _ in range(3):
+        result = await gql("{ needs { edges ", {}, as_="officer")
+        assert result.codes == ["GRAPHQL_PARSE_FAILED"]
+
+
 async def test_an_unauthenticated_repeat_of_a_cached_document_is_refused(
     gql: GraphQLClient, world: World, engine: AsyncEngine
 ) -> None:
