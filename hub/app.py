@@ -23,8 +23,10 @@ from hub.db.location import resolve_database_url
 from hub.domain import events
 from hub.domain.event_broker import EventBroker
 from hub.domain.sweeper import run_sweeper
+from hub.fast_path import FastPath
 from hub.graphql_app import HubGraphQL
 from hub.health import healthz, readyz
+from hub.schema.caching import CACHING_EXTENSIONS
 from hub.schema.root import build_schema
 from hub.secrets import id_hash_key, key_encryption_key
 from hub.settings import Settings
@@ -104,12 +106,12 @@ def create_app(
                 await active.dispose()
 
     graphql = HubGraphQL(
-        build_schema(),
+        build_schema(CACHING_EXTENSIONS),
         graphql_ide="graphiql" if settings.is_dev else None,
     )
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", FastPath(graphql), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -29,6 +30,12 @@ class HubGraphQL(GraphQL[Context, None]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("subscription_protocols", (GRAPHQL_TRANSPORT_WS_PROTOCOL,))
         super().__init__(*args, **kwargs)
+
+    def encode_json(self, data: object) -> str:
+        # orjson writes UTF-8 directly (Chinese text unescaped) and several times faster than
+        # the standard library; results hold only JSON types by now. Text, not bytes, because
+        # the same encoder feeds WebSocket messages, which graphql-transport-ws sends as text.
+        return orjson.dumps(data).decode()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -1,0 +1,166 @@
+"""The four scenarios: the GraphQL each sends and how each virtual user moves through the data."""
+
+from __future__ import annotations
+
+import base64
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from hub import fast_path
+
+PAGE_SIZE = 50
+FEED_PAGE_SIZE = 100
+# How many pages a reader follows before starting again from the first.
+PAGES_PER_VISIT = 5
+STORM_CLIENTS = 64
+
+# The document NGO apps send, which the hub answers on its compiled path.
+NEEDS_PAGE = fast_path.NEEDS_PAGE
+
+CHANGES_FEED = """
+query ChangesFeed($province: String!, $since: DateTime!, $after: String) {
+  needs(filter: {jurisdiction: $province, changedSince: $since}, orderBy: CHANGED,
+        first: 100, after: $after) {
+    edges { node { id category urgency status pledgedQuantity version updatedAt } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+CLAIM_NEED = """
+mutation ClaimNeed($need: ID!, $key: String!) {
+  claimNeed(input: {needId: $need}, idempotencyKey: $key) {
+    __typename
+    ... on ClaimNeedSuccess { claim { id status expiresAt } }
+    ... on AlreadyClaimed { until }
+  }
+}
+"""
+
+CHILD_DETAIL = """
+query ChildDetail($id: ID!) {
+  child(id: $id) {
+    code ageBand birthDate sex guardianship school
+    parentsAbsence { fatherAway motherAway since workLocation }
+    region { code name }
+    identity(purpose: "case review") {
+      fullName idNumberTail address guardianName guardianRelation guardianPhone
+    }
+    coverage {
+      need { id category urgency status description }
+      claims { status expiresAt }
+      pledged delivered verified unmet
+    }
+  }
+}
+"""
+
+
+def global_id(type_name: str, key: uuid.UUID | str) -> str:
+    return base64.b64encode(f"{type_name}:{key}".encode()).decode()
+
+
+@dataclass
+class Targets:
+    """What the scenarios read and write, found in the seeded database."""
+
+    county: str
+    province: str
+    child_ids: list[uuid.UUID]
+    claimable_need_ids: list[uuid.UUID]
+    oldest_change: datetime
+    storm_queue: list[uuid.UUID] = field(default_factory=list)
+
+
+def needs_page_requests(targets: Targets) -> Any:
+    """An endless walk: the first page, then following pages, then the first again."""
+
+    def walk(rng: random.Random) -> Any:
+        after: str | None = None
+        pages = 0
+        while True:
+            response = yield {
+                "query": NEEDS_PAGE,
+                "variables": {"county": targets.county, "after": after},
+            }
+            pages += 1
+            info = _page_info(response, "needs")
+            if info is None or not info["hasNextPage"] or pages >= PAGES_PER_VISIT:
+                after, pages = None, 0
+            else:
+                after = info["endCursor"]
+
+    return walk
+
+
+def changes_feed_requests(targets: Targets) -> Any:
+    def walk(rng: random.Random) -> Any:
+        while True:
+            since = targets.oldest_change + timedelta(
+                seconds=rng.uniform(0, 0.9)
+                * (
+                    datetime.now(targets.oldest_change.tzinfo) - targets.oldest_change
+                ).total_seconds()
+            )
+            after: str | None = None
+            for _ in range(PAGES_PER_VISIT):
+                response = yield {
+                    "query": CHANGES_FEED,
+                    "variables": {
+                        "province": targets.province,
+                        "since": since.isoformat(),
+                        "after": after,
+                    },
+                }
+                info = _page_info(response, "needs")
+                if info is None or not info["hasNextPage"]:
+                    break
+                after = info["endCursor"]
+
+    return walk
+
+
+def child_detail_requests(targets: Targets) -> Any:
+    def walk(rng: random.Random) -> Any:
+        while True:
+            yield {
+                "query": CHILD_DETAIL,
+                "variables": {"id": global_id("Child", rng.choice(targets.child_ids))},
+            }
+
+    return walk
+
+
+def claim_storm_requests(targets: Targets) -> Any:
+    """Every client takes needs from one shared queue, and now and then one another client just
+    took: so that clients collide and the database has to refuse the second claim."""
+
+    def walk(rng: random.Random) -> Any:
+        recent: list[uuid.UUID] = targets.storm_queue
+        while targets.claimable_need_ids:
+            if recent and rng.random() < 0.2:
+                need = rng.choice(recent[-64:])
+            else:
+                need = targets.claimable_need_ids.pop()
+                recent.append(need)
+            yield {
+                "query": CLAIM_NEED,
+                "variables": {
+                    "need": global_id("Need", need),
+                    # Fresh keys every run: a key reused for another need is refused.
+                    "key": str(uuid.uuid4()),
+                },
+            }
+
+    return walk
+
+
+def _page_info(response: Any, root: str) -> dict[str, Any] | None:
+    try:
+        info: dict[str, Any] = response["data"][root]["pageInfo"]
+    except (KeyError, TypeError):
+        return None
+    return info

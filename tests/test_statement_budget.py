@@ -1,0 +1,136 @@
+"""Each benchmark operation sends a fixed, small number of SQL statements, whatever the page
+holds: an N+1 regression in any of them fails here before it shows in the benchmark."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench import scenarios
+from hub.db.models import Child, Need, Region
+from hub.vocabulary import Guardianship, NeedCategory, RegionLevel, Urgency
+from tests.graphql import GraphQLClient
+from tests.query_counter import count_statements
+from tests.test_query_count import seed_needs
+from tests.world import COUNTY, PROVINCE, TOWNSHIP, World
+
+# Measured when the budget was set; lowering one is progress, raising one needs a reason.
+BUDGET = {
+    # principal (client, roles), the page, the claimant-tier checks, regions, children, claims
+    "needs_page": 8,
+    # principal, the page
+    "changes_feed": 3,
+    # principal, the child, identity read with its access record, needs, claims, region
+    "child_detail": 8,
+    # principal, idempotency, the need locked, the claim, the ledger, the audit event, the
+    # answer's objects, and the event announcing the claim to subscribers
+    "claim_need": 19,
+}
+
+
+async def _statements(
+    gql: GraphQLClient, engine: AsyncEngine, query: str, variables: dict[str, object], as_: str
+) -> tuple[int, dict[str, object]]:
+    with count_statements(engine) as statements:
+        result = await gql(query, variables, as_=as_)
+    return len(statements), result.ok()
+
+
+async def test_needs_page_costs_a_constant_within_budget(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    await seed_needs(engine, children=2)
+    small, data = await _statements(
+        gql, engine, scenarios.NEEDS_PAGE, {"county": COUNTY, "after": None}, "ngo"
+    )
+    assert len(data["needs"]["edges"]) == 4  # type: ignore[index]
+    await _seed_offset(engine, 30)
+    large, data = await _statements(
+        gql, engine, scenarios.NEEDS_PAGE, {"county": COUNTY, "after": None}, "ngo"
+    )
+    assert len(data["needs"]["edges"]) == 50  # type: ignore[index]
+    assert large == small
+    assert large <= BUDGET["needs_page"], large
+
+
+async def test_changes_feed_costs_a_constant_within_budget(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    await seed_needs(engine, children=60)
+    since = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    variables = {"province": PROVINCE, "since": since, "after": None}
+    count, data = await _statements(gql, engine, scenarios.CHANGES_FEED, variables, "officer")
+    assert len(data["needs"]["edges"]) == 100  # type: ignore[index]
+    assert count <= BUDGET["changes_feed"], count
+
+
+async def test_child_detail_costs_a_constant_within_budget(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    await seed_needs(engine, children=3)
+    async with engine.connect() as connection:
+        child_id = (await connection.execute(select(Child.id).limit(1))).scalar_one()
+    variables = {"id": scenarios.global_id("Child", child_id)}
+    count, data = await _statements(gql, engine, scenarios.CHILD_DETAIL, variables, "officer")
+    assert len(data["child"]["coverage"]) == 2  # type: ignore[index]
+    assert count <= BUDGET["child_detail"], count
+
+
+async def test_claim_need_within_budget(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    await seed_needs(engine, children=3)
+    async with engine.connect() as connection:
+        need_id = (await connection.execute(select(Need.id).limit(1))).scalar_one()
+    variables = {"need": scenarios.global_id("Need", need_id), "key": str(uuid.uuid4())}
+    count, data = await _statements(gql, engine, scenarios.CLAIM_NEED, variables, "ngo")
+    assert data["claimNeed"]["__typename"] == "ClaimNeedSuccess"  # type: ignore[index]
+    assert count <= BUDGET["claim_need"], count
+
+
+async def _seed_offset(engine: AsyncEngine, children: int) -> None:
+    """Further children in villages of their own, to fill a page of 50."""
+    villages = [f"{TOWNSHIP}{600 + n:03d}" for n in range(children)]
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "code": f"C{COUNTY}-{900 + n:05d}",
+            "region_code": village,
+            "birth_date": date(2012, 3, 1),
+            "guardianship": Guardianship.GRANDPARENTS,
+            "father_away": True,
+            "mother_away": False,
+        }
+        for n, village in enumerate(villages)
+    ]
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(Region),
+            [
+                {
+                    "code": v,
+                    "name": f"新村{n}",
+                    "level": RegionLevel.VILLAGE,
+                    "parent_code": TOWNSHIP,
+                }
+                for n, v in enumerate(villages)
+            ],
+        )
+        await connection.execute(insert(Child), rows)
+        await connection.execute(
+            insert(Need),
+            [
+                {
+                    "child_id": row["id"],
+                    "region_code": row["region_code"],
+                    "category": category,
+                    "urgency": Urgency.MEDIUM,
+                    "description": "测试",
+                }
+                for row in rows
+                for category in (NeedCategory.MATERIAL, NeedCategory.FINANCIAL)
+            ],
+        )
