@@ -54,6 +54,9 @@ async def attempt(client: httpx.AsyncClient, plan: dict[str, Any]) -> dict[str, 
     return answer
 
 
+IN_FLIGHT = 16  # per process: as many as the pool holds (8 connections and 8 in bursts)
+
+
 async def line() -> str:
     return await asyncio.to_thread(sys.stdin.readline)
 
@@ -80,8 +83,17 @@ async def main(database_url: str, data_dir: str) -> None:
         await asyncio.gather(*(client.get("/readyz") for _ in range(8)))
         print("ready", flush=True)
         assert (await line()).strip() == "go"
+        # A server admits a bounded number of requests at once (as uvicorn's limit-concurrency
+        # would); without a gate, every attempt would queue for the pool at the same instant
+        # and, on a busy machine, time out there rather than race in the database.
+        gate = asyncio.Semaphore(IN_FLIGHT)
+
+        async def gated(plan: dict[str, Any]) -> dict[str, Any]:
+            async with gate:
+                return await attempt(client, plan)
+
         started = time.perf_counter()
-        answers = await asyncio.gather(*(attempt(client, plan) for plan in attempts))
+        answers = await asyncio.gather(*(gated(plan) for plan in attempts))
         elapsed = time.perf_counter() - started
     print(json.dumps({"elapsed": elapsed, "answers": answers}), flush=True)
 
