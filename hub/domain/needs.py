@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -17,10 +17,10 @@ from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
 from hub.db.models import Child, Need
 from hub.domain import audit, events, idempotency, ledger
-from hub.domain.clock import today, utcnow
+from hub.domain.clock import as_utc, instant, today, utcnow
 from hub.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
 from hub.domain.jurisdiction import narrow, validate_prefix, within
-from hub.domain.pagination import Page, PageRequest, make_page, text_value, typed_key
+from hub.domain.pagination import Page, PageRequest, make_page, typed_key
 from hub.domain.visibility import Tier, actively_claimed, tier_for, visible_region
 from hub.vocabulary import ChildStatus, NeedCategory, NeedStatus, NeedUnit, Urgency
 
@@ -166,17 +166,10 @@ def cursor_arity(order: NeedOrder) -> int:
 
 def _after(order: NeedOrder, after: tuple[Any, ...]) -> Any:
     if order is NeedOrder.CHANGED:
-        values = typed_key(after, _instant, uuid.UUID)
+        values = typed_key(after, instant, uuid.UUID)
     else:
-        values = typed_key(after, Urgency, _instant, uuid.UUID)
+        values = typed_key(after, Urgency, instant, uuid.UUID)
     return tuple_(*_order_key(order)) > tuple_(*values)
-
-
-def _instant(value: Any) -> datetime:
-    parsed = datetime.fromisoformat(text_value(value))
-    if parsed.tzinfo is None:
-        raise ValueError("a cursor's time has a time zone")
-    return parsed
 
 
 def _cursor_key(order: NeedOrder, need: NeedView) -> tuple[Any, ...]:
@@ -197,19 +190,8 @@ def _filtered(principal: Principal, where: NeedFilter) -> Select[Need]:
     if where.due_before is not None:
         query = query.where(Need.due_date < where.due_before)
     if where.changed_since is not None:
-        query = query.where(Need.updated_at > _as_utc(where.changed_since, "changedSince"))
+        query = query.where(Need.updated_at > as_utc(where.changed_since, "changedSince"))
     return query
-
-
-def _as_utc(moment: datetime, field: str) -> datetime:
-    if moment.tzinfo is None:
-        raise InvalidInput(
-            "give the time with a time zone, e.g. 2026-01-01T08:00:00+08:00", field=field
-        )
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError as exc:
-        raise InvalidInput("the time is out of range", field=field) from exc
 
 
 async def list_needs(
