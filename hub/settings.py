@@ -51,7 +51,9 @@ class Settings:
     client_assertion_max_lifetime: int = 300
     token_leeway: int = 30
     login_window: int = 900
+    # Failed sign-ins of one login from one address, and from all addresses together.
     login_max_failures_per_account: int = 5
+    login_max_failures_per_account_total: int = 50
     login_max_failures_per_address: int = 20
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
@@ -131,6 +133,12 @@ class Settings:
                 env,
                 "HUB_LOGIN_MAX_FAILURES_PER_ACCOUNT",
                 cls.login_max_failures_per_account,
+                minimum=1,
+            ),
+            login_max_failures_per_account_total=_int(
+                env,
+                "HUB_LOGIN_MAX_FAILURES_PER_ACCOUNT_TOTAL",
+                cls.login_max_failures_per_account_total,
                 minimum=1,
             ),
             login_max_failures_per_address=_int(

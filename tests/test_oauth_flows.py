@@ -428,6 +428,40 @@ async def test_failed_sign_ins_are_limited_per_account(ngo_app: App, settings: S
     assert locked.status_code == 429  # even the right password waits now
 
 
+async def test_a_guesser_elsewhere_does_not_lock_the_member_out(
+    ngo_app: App, settings: Settings, engine: AsyncEngine
+) -> None:
+    _, challenge = pkce()
+    params = ngo_app.params(challenge)
+    await failed_sign_ins(engine, "ngo", "203.0.113.7", settings.login_max_failures_per_account)
+    # The member signs in from their own address: redirected back to the app with a code.
+    response = await ngo_app.sign_in(params)
+    assert response.status_code == 302 and "code" in query_of(response.headers["location"])
+
+
+async def test_failed_sign_ins_from_many_addresses_lock_the_account(
+    ngo_app: App, settings: Settings, engine: AsyncEngine
+) -> None:
+    _, challenge = pkce()
+    params = ngo_app.params(challenge)
+    total = settings.login_max_failures_per_account_total
+    per_address = settings.login_max_failures_per_account - 1  # none reaches the per-address lock
+    for n in range(0, total, per_address):
+        await failed_sign_ins(engine, "ngo", f"198.51.100.{n}", min(per_address, total - n))
+    assert (await ngo_app.sign_in(params)).status_code == 429
+
+
+async def failed_sign_ins(engine: AsyncEngine, login: str, address: str, n: int) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO login_attempts (login, address, succeeded)"
+                " SELECT :login, :address, false FROM generate_series(1, :n)"
+            ),
+            {"login": login, "address": address, "n": n},
+        )
+
+
 async def test_failed_sign_ins_are_limited_per_address(
     ngo_app: App, settings: Settings, engine: AsyncEngine
 ) -> None:

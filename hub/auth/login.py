@@ -1,7 +1,11 @@
 """Members signing in on the hub's login page, and accepting an invitation.
 
-Failed sign-ins are limited per account and per address within a window
-(HUB_LOGIN_MAX_FAILURES_PER_ACCOUNT, HUB_LOGIN_MAX_FAILURES_PER_ADDRESS, HUB_LOGIN_WINDOW).
+Failed sign-ins are limited within a window (HUB_LOGIN_WINDOW): per account from one address
+(HUB_LOGIN_MAX_FAILURES_PER_ACCOUNT), per account from all addresses together
+(HUB_LOGIN_MAX_FAILURES_PER_ACCOUNT_TOTAL, much higher) and per address
+(HUB_LOGIN_MAX_FAILURES_PER_ADDRESS). Counting an account's failures per address first means that
+someone guessing from one place locks the account only for that place, not for its member; a
+guesser spread over many addresses still meets the total.
 Attempts on one login are serialized with a transaction-level advisory lock, so that parallel
 guesses cannot all slip under the limit. When the limit is reached the password is not even
 checked, and the answer is the same whether or not the account exists.
@@ -13,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.oauth import store
@@ -42,31 +46,29 @@ async def credential_for(
         select(func.pg_advisory_xact_lock(func.hashtext("login:" + login.lower())))
     )
     since = now - timedelta(seconds=settings.login_window)
-    failures = await session.scalar(
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(
-            LoginAttempt.login == login.lower(),
-            LoginAttempt.succeeded.is_(False),
-            LoginAttempt.attempted_at > since,
-        )
-    )
-    from_address = 0
-    if address is not None:
-        from_address = (
-            await session.scalar(
-                select(func.count())
-                .select_from(LoginAttempt)
-                .where(
-                    LoginAttempt.address == address,
-                    LoginAttempt.succeeded.is_(False),
-                    LoginAttempt.attempted_at > since,
-                )
+    login_key = login.lower()
+    same_login = LoginAttempt.login == login_key
+    same_address = LoginAttempt.address.is_not_distinct_from(address)
+    # One statement for all three counts: the failures of this login, of this login from this
+    # address, and of this address (the last only when the address is known).
+    counts = (
+        await session.execute(
+            select(
+                func.count().filter(same_login),
+                func.count().filter(same_login, same_address),
+                func.count().filter(same_address, LoginAttempt.address.is_not(None)),
+            ).where(
+                LoginAttempt.succeeded.is_(False),
+                LoginAttempt.attempted_at > since,
+                or_(same_login, same_address),
             )
-            or 0
         )
-    locked = (failures or 0) >= settings.login_max_failures_per_account or (
-        from_address >= settings.login_max_failures_per_address
+    ).one()
+    for_login, for_login_here, from_address = (int(count) for count in counts)
+    locked = (
+        for_login_here >= settings.login_max_failures_per_account
+        or for_login >= settings.login_max_failures_per_account_total
+        or from_address >= settings.login_max_failures_per_address
     )
     row = (
         await session.execute(
