@@ -15,6 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 from hub.auth.bearer import Authenticator
 from hub.auth.external import ExternalKeys, JwksFetcher, fetch_jwks
 from hub.auth.keys import KeyRing, ensure_signing_key
+from hub.auth.maintenance import run_pruner
 from hub.auth.oauth.routes import oauth_routes
 from hub.db import migrate
 from hub.db.engine import create_engine, session_factory
@@ -92,16 +93,23 @@ def create_app(
                 run_sweeper(app.state.sessions, settings.sweep_interval_seconds),
                 name="claim-sweeper",
             )
+        pruner = None
+        if settings.prune_interval_seconds > 0:
+            pruner = asyncio.create_task(
+                run_pruner(app.state.sessions, settings, settings.prune_interval_seconds),
+                name="stale-row-pruner",
+            )
         try:
             yield
         finally:
             listening.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listening
-            if sweeper is not None:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+            for task in (sweeper, pruner):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if own_engine:
                 await active.dispose()
 

@@ -64,6 +64,8 @@ class Settings:
 
     # How often each process looks for claims past their deadline; 0 turns the sweeper off.
     sweep_interval_seconds: float = 60.0
+    # How often a process deletes stale token, code and sign-in rows; 0 leaves it to `hub prune`.
+    prune_interval_seconds: float = 3600.0
     claim_max_extensions: int = 2
     # Per-category overrides of the days a claim runs before it expires, and of the window in
     # which aid of the same category from two providers counts as overlapping. Pairs rather
@@ -162,6 +164,9 @@ class Settings:
             key_encryption_key=env.get("HUB_KEY_ENCRYPTION_KEY") or None,
             sweep_interval_seconds=_float(
                 env, "HUB_SWEEP_INTERVAL_SECONDS", cls.sweep_interval_seconds, minimum=0.0
+            ),
+            prune_interval_seconds=_float(
+                env, "HUB_PRUNE_INTERVAL_SECONDS", cls.prune_interval_seconds, minimum=0.0
             ),
             claim_max_extensions=_int(
                 env, "HUB_CLAIM_MAX_EXTENSIONS", cls.claim_max_extensions, minimum=0

@@ -111,6 +111,7 @@ TEST_SETTINGS = {
     "password_hash_memory_kib": 1024,
     # No background sweeper: tests that need one start it themselves, so expiry stays explicit.
     "sweep_interval_seconds": 0,
+    "prune_interval_seconds": 0,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from joserfc import jwt
@@ -640,3 +642,49 @@ async def test_pruning_forgets_only_what_is_stale(
         later = await prune(session, settings, datetime.now(UTC) + timedelta(days=60))
     assert later["refresh_tokens"] == 1 and later["token_families"] == 1
     assert later["authorization_codes"] == 1 and later["login_attempts"] == 1
+
+
+async def test_every_hub_prunes_in_the_background(engine: AsyncEngine, settings: Settings) -> None:
+    from dataclasses import replace
+
+    from hub.app import create_app
+
+    await failed_sign_ins(engine, "long.ago", "192.0.2.1", 1)
+    await failed_sign_ins(engine, "just.now", "192.0.2.1", 1)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "UPDATE login_attempts SET attempted_at = now() - interval '3 days'"
+                " WHERE login = 'long.ago'"
+            )
+        )
+    pruning = replace(settings, prune_interval_seconds=0.1)
+    async with LifespanManager(create_app(pruning, engine=engine)):
+        for _ in range(100):
+            if await sign_in_logins(engine) == ["just.now"]:
+                break
+            await asyncio.sleep(0.1)
+    assert await sign_in_logins(engine) == ["just.now"]
+
+
+async def test_one_process_prunes_at_a_time(engine: AsyncEngine, settings: Settings) -> None:
+    from hub.auth.maintenance import PRUNE_LOCK, prune_once
+    from hub.db.engine import session_factory
+
+    await failed_sign_ins(engine, "long.ago", "192.0.2.1", 1)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE login_attempts SET attempted_at = now() - interval '3 days'")
+        )
+    async with engine.connect() as other, other.begin():
+        # Another process is pruning: this one leaves it to them.
+        await other.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PRUNE_LOCK})
+        assert await prune_once(session_factory(engine), settings) is None
+    assert await prune_once(session_factory(engine), settings) == 1
+    assert await sign_in_logins(engine) == []
+
+
+async def sign_in_logins(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(text("SELECT login FROM login_attempts ORDER BY login"))
+        return [row[0] for row in rows]

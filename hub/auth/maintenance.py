@@ -1,15 +1,19 @@
 """Forget what no longer matters: replay guards, revocations and codes past their lifetimes.
 
-Each row kept for a token is useful only until that token would have expired; run
-``hub prune`` from a scheduler (any process, any time: it only deletes what is stale).
+Each row kept for a token is useful only until that token would have expired. Every hub process
+prunes in the background (``run_pruner``, every HUB_PRUNE_INTERVAL_SECONDS); ``hub prune`` does
+the same once, for deployments that turn the background pruning off and schedule it instead.
+Any process may prune at any time: it only deletes what is stale.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import (
     AuthorizationCode,
@@ -21,6 +25,11 @@ from hub.db.models import (
     UsedClientAssertion,
 )
 from hub.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Any constant will do, as long as nothing else in the hub takes the same advisory lock.
+PRUNE_LOCK = 0x6875_6270  # "hubp"
 
 # Kept a little longer than needed, so an investigation of an incident still finds them.
 GRACE = timedelta(days=1)
@@ -60,3 +69,28 @@ async def prune(session: AsyncSession, settings: Settings, now: datetime) -> dic
         result = await session.execute(statement)
         counts[name] = int(getattr(result, "rowcount", 0) or 0)
     return counts
+
+
+async def prune_once(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> int | None:
+    """Prune unless another process is pruning right now (then None): one pruner at a time is
+    enough, and two would only wait on each other's row locks."""
+    async with sessions.begin() as session:
+        if not await session.scalar(select(func.pg_try_advisory_xact_lock(PRUNE_LOCK))):
+            return None
+        return sum((await prune(session, settings, datetime.now(UTC))).values())
+
+
+async def run_pruner(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, interval: float
+) -> None:
+    """Prune every ``interval`` seconds until cancelled; a failed round is logged and retried."""
+    while True:
+        try:
+            deleted = await prune_once(sessions, settings)
+            if deleted:
+                logger.info("pruned %d stale rows of tokens, codes and sign-ins", deleted)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the next round may well succeed: a pruner never dies of one error
+            logger.exception("pruning stale rows failed")
+        await asyncio.sleep(interval)
