@@ -1,4 +1,5 @@
-"""Forget what no longer matters: replay guards, revocations and codes past their lifetimes.
+"""Forget what no longer matters: replay guards, revocations and codes past their lifetimes,
+and rate limits whose spending is paid off.
 
 Each row kept for a token is useful only until that token would have expired; run
 ``hub prune`` from a scheduler (any process, any time: it only deletes what is stale).
@@ -15,6 +16,7 @@ from hub.db.models import (
     AuthorizationCode,
     Invitation,
     LoginAttempt,
+    RateLimit,
     RefreshToken,
     RevokedAccessToken,
     TokenFamily,
@@ -54,6 +56,8 @@ async def prune(session: AsyncSession, settings: Settings, now: datetime) -> dic
         "invitations": delete(Invitation).where(
             or_(Invitation.expires_at < stale, Invitation.used_at < stale)
         ),
+        # A principal whose spending is paid off has its whole budget, as if it had no row.
+        "rate_limits": delete(RateLimit).where(RateLimit.paid_off_at < now),
     }
     counts = {}
     for name, statement in statements.items():
