@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.extensions.validation_cache import DEFAULT_MAXSIZE, _get_validate_cache
 
 from bench import scenarios
 from hub.db.models import RateLimit
@@ -111,3 +112,15 @@ async def test_the_operations_apps_send_pass_every_limit(gql: GraphQLClient, wor
         as_="officer",
     )
     assert feed.ok()["needs"]["edges"] == []
+
+
+async def test_the_limits_keep_validation_cached(gql: GraphQLClient, world: World) -> None:
+    """The depth and alias rules are the same classes on every request, so a document sent
+    again is validated from the cache, its limits included."""
+    validate = _get_validate_cache(DEFAULT_MAXSIZE)
+    query = "query CachedWithLimits { viewer { __typename } }"
+    (await gql(query, as_="ngo")).ok()
+    before = validate.cache_info()
+    (await gql(query, as_="officer")).ok()
+    after = validate.cache_info()
+    assert (after.hits, after.misses) == (before.hits + 1, before.misses)

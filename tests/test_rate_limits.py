@@ -94,6 +94,22 @@ async def test_the_compiled_page_is_charged_and_refused_over_the_budget(
     assert ahead_after <= ahead
 
 
+async def test_both_paths_charge_a_page_the_same_and_only_once(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    # The normal path's document (a comment makes it not the compiled one) costs the same.
+    normal = await gql("# normal\n" + scenarios.NEEDS_PAGE, {"county": COUNTY}, as_="officer")
+    assert normal.ok()["needs"]["edges"] == []
+    # The compiled path charges, then leaves a bad cursor to the normal path, which reports it
+    # without charging again (twice would not fit in the budget: it would be RATE_LIMITED).
+    bad = await gql(scenarios.NEEDS_PAGE, {"county": COUNTY, "after": "not-a-cursor"}, as_="ngo")
+    assert bad.codes == ["BAD_USER_INPUT"]
+    spent = dict(await spent_rows(engine))
+    page = 60 * NEEDS_PAGE_COST / PER_MINUTE
+    assert spent[f"member:{world.members['officer']}"] == pytest.approx(page, abs=2)
+    assert spent[f"member:{world.members['ngo']}"] == pytest.approx(page, abs=2)
+
+
 async def test_a_refused_mutation_changes_nothing_and_other_principals_pass(
     gql: GraphQLClient, world: World, engine: AsyncEngine
 ) -> None:
