@@ -345,7 +345,8 @@ def login(
 
 
 def prune() -> None:
-    """Delete replay guards, revocations, codes and sign-in records past their usefulness."""
+    """Delete replay guards, revocations, codes, sign-in records and paid-off rate limits
+    past their usefulness."""
     from hub.auth.maintenance import prune as prune_stale
     from hub.cli import settings_from_env
 

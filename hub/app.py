@@ -28,6 +28,7 @@ from hub.fast_path import FastPath
 from hub.graphql_app import HubGraphQL
 from hub.health import healthz, readyz
 from hub.schema.caching import CACHING_EXTENSIONS
+from hub.schema.limits import limit_extensions
 from hub.schema.root import build_schema
 from hub.secrets import id_hash_key, key_encryption_key
 from hub.settings import Settings
@@ -53,7 +54,11 @@ def create_app(
         if engine is None:
             # Starting the embedded server blocks for a second or two: keep it off the loop.
             url = await asyncio.to_thread(resolve_database_url, settings)
-            active = create_engine(url, pool_size=settings.db_pool_size)
+            active = create_engine(
+                url,
+                pool_size=settings.db_pool_size,
+                statement_timeout_seconds=settings.request_timeout_seconds,
+            )
         else:
             active = engine
         app.state.settings = settings
@@ -113,13 +118,15 @@ def create_app(
             if own_engine:
                 await active.dispose()
 
+    # The limits come first, so that the caches see their options and rules.
+    schema = build_schema([*limit_extensions(settings), *CACHING_EXTENSIONS])
     graphql = HubGraphQL(
-        build_schema(CACHING_EXTENSIONS),
+        schema,
         graphql_ide="graphiql" if settings.is_dev else None,
     )
     return Starlette(
         routes=[
-            Route("/graphql", FastPath(graphql), methods=["GET", "POST"]),
+            Route("/graphql", FastPath(graphql, schema._schema), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -8,6 +8,10 @@ resolvers and their loaders make (``needs.list_needs``, ``children.children_by_i
 ``regions.regions_by_codes``, ``claims.claims_of_needs``, so every access rule and every tier
 applies unchanged), then a plain dict, encoded once.
 
+The page is charged to its reader's rate limit at the cost of the same document on the normal
+path, before any of it is read; over the limit, the normal path answers (it refuses alike, and a
+refusal spends nothing).
+
 Anything unusual - no principal, an invalid cursor or variable, a child the reader may not see,
 any error at all - falls back to the normal path, which then answers (and reports errors) as it
 always does. Reads have no side effects, so answering twice is harmless. Tests compare the two
@@ -25,11 +29,14 @@ from enum import Enum
 from typing import Any
 
 import orjson
+from graphql import GraphQLSchema, parse
 from starlette.requests import Request
 
-from hub.domain import children, claims, needs, regions
+from hub.domain import children, claims, needs, rate_limits, regions
 from hub.domain.needs import NeedOrder, NeedView
 from hub.domain.pagination import page_request
+from hub.graphql_app import PREPAID
+from hub.schema.limits import check_cost
 from hub.vocabulary import NeedStatus
 
 logger = logging.getLogger(__name__)
@@ -63,6 +70,7 @@ def _normalized(document: object) -> str | None:
 
 
 _COMPILED = {_normalized(NEEDS_PAGE)}
+_NEEDS_PAGE_DOCUMENT = parse(NEEDS_PAGE)
 
 
 class _Fallback(Exception):
@@ -72,8 +80,9 @@ class _Fallback(Exception):
 class FastPath:
     """ASGI wrapper of the GraphQL endpoint: compiled operations here, all else passed on."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, schema: GraphQLSchema) -> None:
         self.app = app
+        self.schema = schema
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -103,7 +112,7 @@ class FastPath:
         if not isinstance(variables, dict):
             return None
         try:
-            return orjson.dumps(await needs_page(Request(scope), variables))
+            return orjson.dumps(await needs_page(Request(scope), variables, self.schema))
         except _Fallback:
             return None
         except Exception:  # the normal path will report it properly
@@ -111,7 +120,9 @@ class FastPath:
             return None
 
 
-async def needs_page(request: Request, variables: dict[str, Any]) -> dict[str, Any]:
+async def needs_page(
+    request: Request, variables: dict[str, Any], schema: GraphQLSchema
+) -> dict[str, Any]:
     state: Any = request.app.state
     principal, _ = await state.authenticator.principal(request.headers)
     county, after = variables.get("county"), variables.get("after")
@@ -120,6 +131,7 @@ async def needs_page(request: Request, variables: dict[str, Any]) -> dict[str, A
     if after is not None and not isinstance(after, str):
         raise _Fallback
     settings = state.settings
+    await _charge(request, principal, variables, schema)
     page = page_request(
         _PAGE_SIZE,
         after,
@@ -180,6 +192,26 @@ async def needs_page(request: Request, variables: dict[str, Any]) -> dict[str, A
             }
         }
     }
+
+
+async def _charge(
+    request: Request, principal: Any, variables: dict[str, Any], schema: GraphQLSchema
+) -> None:
+    """Charge the page's cost, as the normal path would; over the limit, let it refuse."""
+    settings = request.app.state.settings
+    cost = check_cost(
+        schema,
+        settings,
+        document=_NEEDS_PAGE_DOCUMENT,
+        operation_name="NeedsPage",
+        variables=variables,
+    )
+    key = rate_limits.principal_key(principal, request.client.host if request.client else None)
+    async with request.app.state.sessions.begin() as session:
+        admission = await rate_limits.spend(session, key, cost, settings.rate_limit_cost_per_minute)
+    if not admission.admitted:
+        raise _Fallback
+    setattr(request.state, PREPAID, True)  # should the normal path answer after all
 
 
 def _global_id(type_name: str, key: object) -> str:

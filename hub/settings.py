@@ -78,6 +78,29 @@ class Settings:
     # How often an idle subscription re-reads its subscriber's roles (each event does too).
     events_recheck_seconds: float = 60.0
 
+    # Operation limits: no single request may exhaust the hub (README, "Limits").
+    # In characters, as the parser counts them.
+    max_document_length: int = 32 * 1024
+    max_tokens: int = 2000
+    max_depth: int = 12
+    max_aliases: int = 30
+    # The most an operation may cost (see hub/schema/cost.py), and what each principal may
+    # spend per minute, counted in the same cost and shared by every hub process.
+    max_cost: int = 25_000
+    rate_limit_cost_per_minute: int = 100_000
+    # Bounds an operation's execution; the same bound is every statement's statement_timeout.
+    request_timeout_seconds: float = 30.0
+    max_subscriptions_per_connection: int = 10
+
+    def __post_init__(self) -> None:
+        if self.rate_limit_cost_per_minute < self.max_cost:
+            # An operation the cost limit admits must fit in a minute's budget, or it would
+            # be refused forever with a retry-after that never comes true.
+            raise SettingsError(
+                f"HUB_RATE_LIMIT_COST_PER_MINUTE ({self.rate_limit_cost_per_minute}) must be "
+                f"at least HUB_MAX_COST ({self.max_cost})"
+            )
+
     @property
     def public_url(self) -> str:
         return (self.issuer or f"http://{self.host}:{self.port}").rstrip("/")
@@ -178,6 +201,28 @@ class Settings:
             ),
             events_recheck_seconds=_float(
                 env, "HUB_EVENTS_RECHECK_SECONDS", cls.events_recheck_seconds, minimum=1.0
+            ),
+            max_document_length=_int(
+                env, "HUB_MAX_DOCUMENT_LENGTH", cls.max_document_length, minimum=256
+            ),
+            max_tokens=_int(env, "HUB_MAX_TOKENS", cls.max_tokens, minimum=10),
+            max_depth=_int(env, "HUB_MAX_DEPTH", cls.max_depth, minimum=2),
+            max_aliases=_int(env, "HUB_MAX_ALIASES", cls.max_aliases, minimum=0),
+            max_cost=_int(env, "HUB_MAX_COST", cls.max_cost, minimum=1),
+            rate_limit_cost_per_minute=_int(
+                env,
+                "HUB_RATE_LIMIT_COST_PER_MINUTE",
+                cls.rate_limit_cost_per_minute,
+                minimum=1,
+            ),
+            request_timeout_seconds=_float(
+                env, "HUB_REQUEST_TIMEOUT_SECONDS", cls.request_timeout_seconds, minimum=0.01
+            ),
+            max_subscriptions_per_connection=_int(
+                env,
+                "HUB_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+                cls.max_subscriptions_per_connection,
+                minimum=1,
             ),
         )
 

@@ -1,4 +1,5 @@
-"""Forget what no longer matters: replay guards, revocations and codes past their lifetimes.
+"""Forget what no longer matters: replay guards, revocations and codes past their lifetimes,
+and rate limits whose spending is paid off.
 
 Each row kept for a token is useful only until that token would have expired. Every hub process
 prunes in the background (``run_pruner``, every HUB_PRUNE_INTERVAL_SECONDS); ``hub prune`` does
@@ -19,6 +20,7 @@ from hub.db.models import (
     AuthorizationCode,
     Invitation,
     LoginAttempt,
+    RateLimit,
     RefreshToken,
     RevokedAccessToken,
     TokenFamily,
@@ -63,6 +65,8 @@ async def prune(session: AsyncSession, settings: Settings, now: datetime) -> dic
         "invitations": delete(Invitation).where(
             or_(Invitation.expires_at < stale, Invitation.used_at < stale)
         ),
+        # A principal whose spending is paid off has its whole budget, as if it had no row.
+        "rate_limits": delete(RateLimit).where(RateLimit.paid_off_at < now),
     }
     counts = {}
     for name, statement in statements.items():

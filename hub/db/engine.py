@@ -22,14 +22,21 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=ASYNC_DRIVER).render_as_string(hide_password=False)
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, statement_timeout_seconds: float | None = None
+) -> AsyncEngine:
+    """``statement_timeout_seconds``: PostgreSQL cancels any statement of these connections
+    that runs longer (the serving app's engine sets it; migrations and maintenance do not)."""
+    server_settings = {"application_name": "hub"}
+    if statement_timeout_seconds is not None:
+        server_settings["statement_timeout"] = str(max(1, round(statement_timeout_seconds * 1000)))
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         # Server-side timeouts keep a stuck statement from holding a connection forever.
-        connect_args={"server_settings": {"application_name": "hub"}},
+        connect_args={"server_settings": server_settings},
     )
 
 

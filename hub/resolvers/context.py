@@ -36,6 +36,13 @@ class Context:
     )
     # What the client sent in graphql-transport-ws's connection_init.
     connection_params: dict[str, Any] | None = None
+    # For the operation limits: whose budget an anonymous request spends, the HTTP response
+    # whose status and headers a refusal sets, whether the compiled path already charged this
+    # request, and the subscriptions this WebSocket connection has running.
+    client_address: str | None = None
+    response: Any = field(default=None, repr=False)
+    prepaid: bool = False
+    active_subscriptions: int = 0
     loaders: RequestLoaders = field(init=False)
 
     def __post_init__(self) -> None:

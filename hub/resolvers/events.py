@@ -4,17 +4,19 @@ against the subscriber's principal read live.
 A stream ends with an error (and the client resubscribes) when its token expires
 (``UNAUTHENTICATED``), when its principal no longer may read the jurisdiction it follows
 (``FORBIDDEN``), when it falls too far behind (``SLOW_SUBSCRIBER``) or when the process lost
-its event feed (``EVENTS_INTERRUPTED``).
+its event feed (``EVENTS_INTERRUPTED``). A connection runs at most
+``max_subscriptions_per_connection`` at once (``TOO_MANY_SUBSCRIPTIONS``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator
 
 from hub.auth.principal import Principal
 from hub.domain import subscriptions
-from hub.domain.errors import Forbidden, Unauthenticated
+from hub.domain.errors import DomainError, Forbidden, Unauthenticated
 from hub.domain.jurisdiction import validate_prefix
 from hub.domain.subscriptions import EventFilter
 from hub.resolvers.context import Context
@@ -22,6 +24,11 @@ from hub.schema.context import Info
 from hub.schema.events import NeedEvent
 from hub.schema.needs import Need
 from hub.vocabulary import NeedCategory
+
+
+class TooManySubscriptions(DomainError):
+    code = "TOO_MANY_SUBSCRIPTIONS"
+
 
 EXPIRED = "the access token expired; reconnect with a fresh one"
 OUT_OF_REACH = "you may no longer read needs in this jurisdiction"
@@ -44,7 +51,7 @@ async def need_events(
     if not subscriptions.may_follow(principal, wanted.jurisdiction):
         raise Forbidden("reading needs in this jurisdiction is outside your reach")
     recheck = context.settings.events_recheck_seconds
-    with context.broker.subscribe() as subscription:
+    with _counted(context), context.broker.subscribe() as subscription:
         next_check = time.monotonic() + recheck
         while True:
             timeout = max(0.0, min(next_check - time.monotonic(), _until_expiry(context)))
@@ -62,6 +69,23 @@ async def need_events(
                 view = await subscriptions.visible_need(session, principal, event)
             if view is not None:
                 yield NeedEvent(kind=event.kind, at=event.at, need=Need.from_view(view))
+
+
+@contextlib.contextmanager
+def _counted(context: Context) -> Iterator[None]:
+    """One more subscription on this connection, within the limit; one fewer when it ends."""
+    limit = context.settings.max_subscriptions_per_connection
+    if context.active_subscriptions >= limit:
+        raise TooManySubscriptions(
+            f"this connection already runs {limit} subscriptions; end one or open another "
+            "connection",
+            limit=limit,
+        )
+    context.active_subscriptions += 1
+    try:
+        yield
+    finally:
+        context.active_subscriptions -= 1
 
 
 def _until_expiry(context: Context) -> float:

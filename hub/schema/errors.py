@@ -8,6 +8,7 @@ error: the client sees a generic message and a request id, the log gets the trac
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,7 +43,19 @@ def classify(error: GraphQLError, request_id: str | None) -> GraphQLError:
     )
 
 
+# The operation limits' refusals (hub/schema/limits.py), as graphql-core and Strawberry word them.
+_LIMIT_CODES = (
+    (re.compile(r"^Syntax Error: Source contains more than \d+ code points"), "DOCUMENT_TOO_LARGE"),
+    (re.compile(r"^Syntax Error: Document contains more than \d+ tokens"), "TOO_MANY_TOKENS"),
+    (re.compile(r"^'.*' exceeds maximum operation depth of \d+$"), "QUERY_TOO_DEEP"),
+    (re.compile(r"^\d+ aliases found\. Allowed: \d+$"), "TOO_MANY_ALIASES"),
+)
+
+
 def _client_error_code(message: str) -> str:
+    for pattern, code in _LIMIT_CODES:
+        if pattern.match(message):
+            return code
     # graphql-core words these consistently; the codes are the ones Apollo clients know.
     if message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"

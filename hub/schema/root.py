@@ -6,7 +6,7 @@ resolvers, and the roots bind fields to them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import cast
 
 import strawberry
@@ -268,7 +268,9 @@ class HubSchema(Schema):
         """Expected failures are answers, not incidents: ErrorCodes logs the internal ones."""
 
 
-def build_schema(extra_extensions: list[type[SchemaExtension]] | None = None) -> Schema:
+def build_schema(
+    extra_extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] | None = None,
+) -> Schema:
     return HubSchema(
         query=Query,
         mutation=Mutation,

@@ -20,6 +20,7 @@ from hub.db.models.oauth import (
     UsedClientAssertion,
 )
 from hub.db.models.provider import Member, Provider, RoleGrant
+from hub.db.models.rate_limit import RateLimit
 from hub.db.models.region import Region
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "Need",
     "OAuthClient",
     "Provider",
+    "RateLimit",
     "RefreshToken",
     "Region",
     "RevokedAccessToken",
