@@ -26,7 +26,9 @@ from hub.domain.sweeper import run_sweeper
 from hub.fast_path import FastPath
 from hub.graphql_app import HubGraphQL
 from hub.health import healthz, readyz
+from hub.protocol.persisted_queries import PersistedQueries
 from hub.schema.caching import CACHING_EXTENSIONS
+from hub.schema.disclosure import DISCLOSURE_EXTENSIONS
 from hub.schema.root import build_schema
 from hub.secrets import id_hash_key, key_encryption_key
 from hub.settings import Settings
@@ -78,6 +80,9 @@ def create_app(
             app.state.keyring,
             ExternalKeys(jwks_fetcher, refresh_seconds=settings.external_jwks_refresh),
         )
+        app.state.persisted_queries = PersistedQueries(
+            app.state.sessions, settings.persisted_documents_cache
+        )
         app.state.event_broker = broker = EventBroker(settings.events_queue_size)
         app.state.event_listener = listener = Listener(
             listen_dsn(active.url.render_as_string(hide_password=False)),
@@ -106,7 +111,7 @@ def create_app(
                 await active.dispose()
 
     graphql = HubGraphQL(
-        build_schema(CACHING_EXTENSIONS),
+        build_schema([*CACHING_EXTENSIONS, *DISCLOSURE_EXTENSIONS]),
         graphql_ide="graphiql" if settings.is_dev else None,
     )
     return Starlette(

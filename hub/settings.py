@@ -74,6 +74,11 @@ class Settings:
     # How often an idle subscription re-reads its subscriber's roles (each event does too).
     events_recheck_seconds: float = 60.0
 
+    # The largest GraphQL document (bytes of UTF-8) the hub accepts, persisted or not.
+    max_document_bytes: int = 100_000
+    # Persisted documents each process keeps in memory in front of the database.
+    persisted_documents_cache: int = 1000
+
     @property
     def public_url(self) -> str:
         return (self.issuer or f"http://{self.host}:{self.port}").rstrip("/")
@@ -165,6 +170,12 @@ class Settings:
             ),
             events_recheck_seconds=_float(
                 env, "HUB_EVENTS_RECHECK_SECONDS", cls.events_recheck_seconds, minimum=1.0
+            ),
+            max_document_bytes=_int(
+                env, "HUB_MAX_DOCUMENT_BYTES", cls.max_document_bytes, minimum=1024
+            ),
+            persisted_documents_cache=_int(
+                env, "HUB_PERSISTED_DOCUMENTS_CACHE", cls.persisted_documents_cache, minimum=0
             ),
         )
 
