@@ -4,16 +4,20 @@ and over the WebSocket; admins manage the lists, and nobody else can."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from typer.testing import CliRunner, Result
 
 from bench import scenarios
+from hub.cli import cli
 from hub.db.models import AuditEvent, TrustedDocument
 from hub.settings import Settings
 from hub.vocabulary import Role
@@ -246,3 +250,44 @@ async def test_over_the_websocket_too(
     (await gql(DISTRUST, {"id": client_id, "sha": sha256(NEED_EVENTS)}, as_="admin")).ok()
     async with subscribed(hub, token) as stream:
         assert await stream.ended_with() == ["OPERATION_NOT_TRUSTED"]
+
+
+async def test_admins_manage_the_lists_from_the_command_line_too(
+    http: httpx.AsyncClient,
+    engine: AsyncEngine,
+    settings: Settings,
+    world: World,
+    tokens: Tokens,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client_id, token = await integration(engine, settings, world, tokens)
+    monkeypatch.setenv("HUB_DATABASE_URL", database_url)
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+    document = tmp_path / "who.graphql"
+    document.write_text(WHO, encoding="utf-8")
+
+    def hub(*args: str) -> Result:
+        return CliRunner().invoke(
+            cli, ["clients", *args, "--as", "admin", "--client-id", client_id]
+        )
+
+    trusted = await asyncio.to_thread(
+        hub, "trust", "--name", "who am I", "--document", str(document)
+    )
+    assert trusted.exit_code == 0, trusted.output
+    assert sha256(WHO) in trusted.output
+    assert (await asyncio.to_thread(hub, "restrict")).exit_code == 0
+    assert codes(await post(http, token, {"query": NEEDS})) == ["OPERATION_NOT_TRUSTED"]
+    assert not codes(await post(http, token, {"query": WHO}))
+    assert (await asyncio.to_thread(hub, "distrust", "--sha256", sha256(WHO))).exit_code == 0
+    assert codes(await post(http, token, {"query": WHO})) == ["OPERATION_NOT_TRUSTED"]
+    assert (await asyncio.to_thread(hub, "restrict", "--lift")).exit_code == 0
+    assert not codes(await post(http, token, {"query": NEEDS}))
+    # The command line goes through the same rules: a coordinator may not.
+    refused = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["clients", "restrict", "--as", "ngo", "--client-id", client_id]
+    )
+    assert refused.exit_code == 1
+    assert "FORBIDDEN" in refused.output

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from graphql import GraphQLError, GraphQLSchema, parse, validate
-
 from hub.domain import trusted_documents
-from hub.domain.errors import InvalidInput
 from hub.schema.context import Info
 from hub.schema.trusted_documents import (
     ClientRestrictionPayload,
@@ -14,27 +11,15 @@ from hub.schema.trusted_documents import (
     TrustedDocument,
     TrustedDocumentPayload,
     TrustedDocuments,
+    check_runs_here,
 )
-
-
-def _check_runs_here(schema: GraphQLSchema, document: str) -> None:
-    """A trusted document must be one the hub can run: it parses and validates."""
-    try:
-        parsed = parse(document)
-    except GraphQLError as exc:
-        raise InvalidInput(f"the document does not parse: {exc.message}", field="document") from exc
-    problems = validate(schema, parsed)
-    if problems:
-        raise InvalidInput(
-            f"the document is not valid here: {problems[0].message}", field="document"
-        )
 
 
 async def trust_document(info: Info, input: TrustDocumentInput) -> TrustedDocumentPayload:
     principal = info.context.require_principal()
     settings = info.context.settings
     if len(input.document.encode()) <= settings.max_document_bytes:
-        _check_runs_here(info.schema._schema, input.document)
+        check_runs_here(info.schema._schema, input.document)
     async with info.context.sessions.begin() as session:
         view = await trusted_documents.trust_document(
             session,

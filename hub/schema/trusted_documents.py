@@ -5,8 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from graphql import GraphQLError, GraphQLSchema, parse, validate
 
+from hub.domain.errors import InvalidInput
 from hub.domain.trusted_documents import Restriction, TrustedDocumentView
+
+
+def check_runs_here(schema: GraphQLSchema, document: str) -> None:
+    """A document to trust must be one the hub can run: it parses and validates."""
+    try:
+        parsed = parse(document)
+    except GraphQLError as exc:
+        raise InvalidInput(f"the document does not parse: {exc.message}", field="document") from exc
+    problems = validate(schema, parsed)
+    if problems:
+        raise InvalidInput(
+            f"the document is not valid here: {problems[0].message}", field="document"
+        )
 
 
 @strawberry.type(description="An operation a client may run once restricted to its trusted ones.")
