@@ -116,7 +116,6 @@ class HubGraphQL(GraphQL[Context, None]):
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
         sub_response.media_type = negotiate(request.headers.get("accept")) or JSON
-        request.state.sub_response = sub_response
         return sub_response
 
     def create_response(
