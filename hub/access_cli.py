@@ -34,7 +34,7 @@ from hub.db import migrate as migrations
 from hub.db.engine import create_engine, session_factory
 from hub.db.location import resolve_database_url
 from hub.db.models import Member, MemberCredential, Provider, RoleGrant, SigningKey
-from hub.domain import audit, clients
+from hub.domain import audit, clients, trusted_documents
 from hub.domain.errors import DomainError
 from hub.domain.jurisdiction import validate_prefix
 from hub.secrets import key_encryption_key
@@ -229,6 +229,83 @@ def clients_create(
     console.print(f"client_id:     {issued.client.client_id}")
     if issued.client_secret:
         console.print(f"client_secret: {issued.client_secret}   (shown once)")
+
+
+@clients_cli.command("trust")
+def clients_trust(
+    acting: Annotated[str, typer.Option("--as", help="The admin login acting.")],
+    client_id: Annotated[str, typer.Option(help="The client's client_id.")],
+    name: Annotated[str, typer.Option(help="What the operation is for.")],
+    document: Annotated[
+        Path, typer.Option(help="A file holding the exact document the client sends.")
+    ],
+) -> None:
+    """Trust a GraphQL document for a client (see `hub clients restrict`); prints its SHA-256."""
+    from hub.cli import settings_from_env
+    from hub.schema.root import build_schema
+    from hub.schema.trusted_documents import check_runs_here
+
+    settings = settings_from_env()
+    text = document.read_text(encoding="utf-8")
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> str:
+        principal = await _acting(sessions, acting)
+        check_runs_here(build_schema()._schema, text)
+        async with sessions.begin() as session:
+            view = await trusted_documents.trust_document(
+                session,
+                principal,
+                client_id,
+                text,
+                name,
+                max_length=settings.max_document_length,
+            )
+        return view.sha256
+
+    console.print(f"sha256: {_run(settings, work)}")
+
+
+@clients_cli.command("distrust")
+def clients_distrust(
+    acting: Annotated[str, typer.Option("--as", help="The admin login acting.")],
+    client_id: Annotated[str, typer.Option(help="The client's client_id.")],
+    sha256: Annotated[str, typer.Option(help="The document's SHA-256.")],
+) -> None:
+    """Take a document off a client's trusted list."""
+    from hub.cli import settings_from_env
+
+    settings = settings_from_env()
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
+        principal = await _acting(sessions, acting)
+        async with sessions.begin() as session:
+            await trusted_documents.distrust_document(session, principal, client_id, sha256.lower())
+
+    _run(settings, work)
+    console.print(f"{sha256.lower()} is no longer trusted for {client_id}")
+
+
+@clients_cli.command("restrict")
+def clients_restrict(
+    acting: Annotated[str, typer.Option("--as", help="The admin login acting.")],
+    client_id: Annotated[str, typer.Option(help="The client's client_id.")],
+    lift: Annotated[bool, typer.Option(help="Lift the restriction instead.")] = False,
+) -> None:
+    """Restrict a client to its trusted documents (or, with --lift, let it run any again)."""
+    from hub.cli import settings_from_env
+
+    settings = settings_from_env()
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> bool:
+        principal = await _acting(sessions, acting)
+        async with sessions.begin() as session:
+            restriction = await trusted_documents.restrict_client(
+                session, principal, client_id, restricted=not lift
+            )
+        return restriction.trusted_documents_only
+
+    only = _run(settings, work)
+    console.print(f"{client_id}: {'trusted documents only' if only else 'any document'}")
 
 
 @keys_cli.command("rotate")

@@ -27,7 +27,9 @@ from hub.domain.sweeper import run_sweeper
 from hub.fast_path import FastPath
 from hub.graphql_app import HubGraphQL
 from hub.health import healthz, readyz
+from hub.protocol.persisted_queries import PersistedQueries
 from hub.schema.caching import CACHING_EXTENSIONS
+from hub.schema.disclosure import DISCLOSURE_EXTENSIONS
 from hub.schema.limits import limit_extensions
 from hub.schema.root import build_schema
 from hub.secrets import id_hash_key, key_encryption_key
@@ -84,6 +86,9 @@ def create_app(
             app.state.keyring,
             ExternalKeys(jwks_fetcher, refresh_seconds=settings.external_jwks_refresh),
         )
+        app.state.persisted_queries = PersistedQueries(
+            app.state.sessions, settings.persisted_documents_cache
+        )
         app.state.event_broker = broker = EventBroker(settings.events_queue_size)
         app.state.event_listener = listener = Listener(
             listen_dsn(active.url.render_as_string(hide_password=False)),
@@ -119,7 +124,9 @@ def create_app(
                 await active.dispose()
 
     # The limits come first, so that the caches see their options and rules.
-    schema = build_schema([*limit_extensions(settings), *CACHING_EXTENSIONS])
+    schema = build_schema(
+        [*limit_extensions(settings), *CACHING_EXTENSIONS, *DISCLOSURE_EXTENSIONS]
+    )
     graphql = HubGraphQL(
         schema,
         graphql_ide="graphiql" if settings.is_dev else None,

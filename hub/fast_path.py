@@ -36,6 +36,7 @@ from hub.domain import children, claims, needs, rate_limits, regions
 from hub.domain.needs import NeedOrder, NeedView
 from hub.domain.pagination import page_request
 from hub.graphql_app import PREPAID
+from hub.protocol.media import JSON, negotiate
 from hub.schema.limits import check_cost
 from hub.vocabulary import NeedStatus
 
@@ -100,6 +101,8 @@ class FastPath:
         headers = dict(scope.get("headers") or ())
         if not headers.get(b"content-type", b"").startswith(b"application/json"):
             return None
+        if negotiate(headers.get(b"accept", b"").decode("latin-1")) != JSON:
+            return None  # the normal path answers in the media type the client asked for
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -128,6 +131,8 @@ async def needs_page(
     county, after = variables.get("county"), variables.get("after")
     if principal is None or not isinstance(county, str):
         raise _Fallback
+    if principal.trusted_documents_only:
+        raise _Fallback  # the normal path holds a restricted client to its trusted documents
     if after is not None and not isinstance(after, str):
         raise _Fallback
     settings = state.settings

@@ -3,6 +3,12 @@
 Queries and mutations come over HTTP; subscriptions over a WebSocket speaking
 graphql-transport-ws, whose client authenticates in ``connection_init`` with the same Bearer
 access token an HTTP request would carry.
+
+Over HTTP the hub follows the GraphQL-over-HTTP specification (``hub.protocol``): the response's
+media type is negotiated, request errors get 4xx under ``application/graphql-response+json``,
+a mutation over GET is 405, batching is off, and every refusal is a JSON error with a stable
+``extensions.code``. Documents may come by hash (automatic persisted queries), and a client
+restricted to trusted documents runs nothing else, over HTTP and WebSocket alike.
 """
 
 from __future__ import annotations
@@ -12,30 +18,219 @@ import time
 from typing import Any
 
 import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, GraphQLRequestProtocol
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
 from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UnsetType
 
 from hub.auth.dev import MEMBER_HEADER
+from hub.auth.principal import Principal
 from hub.auth.tokens import TokenRejected, peek
+from hub.domain.trusted_documents import OperationNotTrusted, check_trusted
+from hub.protocol.errors import ProtocolError, code_for_status
+from hub.protocol.media import GRAPHQL_RESPONSE, JSON, negotiate
+from hub.protocol.persisted_queries import PersistedQueries
 from hub.resolvers.context import Context
 
 AUTHORIZATION = "authorization"
 # Set on a request's state by the compiled path once it has charged the request's cost, so that
 # the normal path, should it answer after all, does not charge it twice.
 PREPAID = "hub_prepaid"
+NO_QUERY = "No GraphQL query found in the request"
+
+
+# Request errors under application/graphql-response+json: 4xx by code, 400 for the rest.
+_REQUEST_ERROR_STATUS = {
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "INTROSPECTION_DISABLED": 403,
+    "OPERATION_NOT_TRUSTED": 403,
+    "DOCUMENT_TOO_LARGE": 413,
+    "RATE_LIMITED": 429,
+    "INTERNAL_SERVER_ERROR": 500,
+}
+
+
+class TrustedDocumentsWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, with a restricted client held to its trusted documents."""
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        try:
+            await _check_trusted(self.context, operation.query)
+        except OperationNotTrusted as exc:
+            error = GraphQLError(exc.message, extensions={"code": exc.code})
+            await operation.send_initial_errors([error])
+            return
+        await super().run_operation(operation)
 
 
 class HubGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TrustedDocumentsWSHandler
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("subscription_protocols", (GRAPHQL_TRANSPORT_WS_PROTOCOL,))
         super().__init__(*args, **kwargs)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = self._refusal(request, exc)
+        await response(scope, receive, send)
+
+    def _refusal(self, request: Request, exc: HTTPException) -> Response:
+        """A request refused before execution: JSON errors with a code, never plain text."""
+        media = negotiate(request.headers.get("accept")) or JSON
+        if isinstance(exc, ProtocolError):
+            code, headers = exc.code, exc.headers
+            status = exc.status_code if media == GRAPHQL_RESPONSE else exc.json_status
+        else:
+            code, headers, status = code_for_status(exc.status_code), {}, exc.status_code
+        body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
+        return Response(self.encode_json(body), status, headers, media_type=media)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # Only for a browser asking for a page: a GET that carries a persisted query's hash has
+        # no query parameter either, and API clients often accept */*.
+        return (
+            request.method == "GET"
+            and request.query_params.get("query") is None
+            and request.query_params.get("extensions") is None
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = negotiate(request.headers.get("accept")) or JSON
+        return sub_response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if sub_response.media_type and sub_response.media_type != JSON:
+            response.headers["content-type"] = sub_response.media_type
+        return response
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        if negotiate(request.headers.get("accept")) is None:
+            raise ProtocolError(
+                406, "NOT_ACCEPTABLE", f"the hub answers in {GRAPHQL_RESPONSE} or {JSON}"
+            )
+        if request.method == "POST":
+            content_type, _ = parse_content_type(request.content_type or "")
+            if content_type != JSON:
+                raise ProtocolError(
+                    415,
+                    "UNSUPPORTED_MEDIA_TYPE",
+                    f"send the request as {JSON}",
+                    headers={"Accept-Post": JSON},
+                )
+        return await super().parse_http_body(request)
+
+    def _validate_batch_request(
+        self, request_data: list[GraphQLRequestData], protocol: GraphQLRequestProtocol
+    ) -> None:
+        raise ProtocolError(
+            400, "BATCHING_NOT_SUPPORTED", "send one operation per request: batching is off"
+        )
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        state: Any = request.app.state
+        method = request_adapter.method
+        strict = sub_response.media_type == GRAPHQL_RESPONSE
+        if strict and context.principal is None and request.headers.get(AUTHORIZATION):
+            # Credentials that do not hold: refused before anything runs.
+            raise ProtocolError(
+                401,
+                "UNAUTHENTICATED",
+                context.unauthenticated_reason,
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        persisted: PersistedQueries = state.persisted_queries
+        resolved = await persisted.resolve(
+            request_data.query,
+            request_data.extensions,
+            max_length=context.settings.max_document_length,
+        )
+        if resolved.query is None:
+            raise ProtocolError(400, "BAD_REQUEST", NO_QUERY)
+        try:
+            await _check_trusted(context, resolved.query)
+        except OperationNotTrusted as exc:
+            raise ProtocolError(403, exc.code, exc.message, json_status=200) from exc
+        try:
+            result = await self.schema.execute(
+                resolved.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=OperationType.from_http(method),
+                operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as exc:
+            if method == "GET" and exc.operation_type is OperationType.MUTATION:
+                raise ProtocolError(
+                    405, "METHOD_NOT_ALLOWED", "send mutations with POST", headers={"Allow": "POST"}
+                ) from exc
+            raise ProtocolError(400, "BAD_REQUEST", exc.as_http_error_reason(method)) from exc
+        except CannotGetOperationTypeError as exc:
+            raise ProtocolError(
+                400, "OPERATION_RESOLUTION_FAILURE", exc.as_http_error_reason(), json_status=200
+            ) from exc
+        except MissingQueryError as exc:
+            raise ProtocolError(
+                400, "BAD_REQUEST", "No GraphQL query found in the request"
+            ) from exc
+        if resolved.register and context.principal and not isinstance(result, PreExecutionError):
+            await persisted.keep(resolved.register, resolved.query)
+        if strict and _is_request_error(result):
+            request.state.request_error = True
+            sub_response.status_code = _request_error_status(result)
+        return result
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        if getattr(request.state, "request_error", False):
+            # A request error has no data entry at all, as the specification asks.
+            response.pop("data", None)
+        return response
 
     def encode_json(self, data: object) -> str:
         # orjson writes UTF-8 directly (Chinese text unescaped) and several times faster than
@@ -124,6 +319,28 @@ def _refusal(message: str, code: str, **details: object) -> ExecutionResult:
 
 def _address(connection: Request | WebSocket) -> str | None:
     return connection.client.host if connection.client is not None else None
+
+
+async def _check_trusted(context: Context, document: str | None) -> None:
+    principal: Principal | None = context.principal
+    if principal is None or not principal.trusted_documents_only:
+        return
+    async with context.sessions() as session:
+        await check_trusted(session, principal, document)
+
+
+def _is_request_error(result: ExecutionResult) -> bool:
+    """Nothing was executed: no data, and no error belongs to a field."""
+    return (
+        result.data is None
+        and bool(result.errors)
+        and all(error.path is None for error in result.errors or ())
+    )
+
+
+def _request_error_status(result: ExecutionResult) -> int:
+    codes = [(error.extensions or {}).get("code") for error in result.errors or ()]
+    return max((_REQUEST_ERROR_STATUS.get(str(code), 400) for code in codes), default=400)
 
 
 def _dev_credentials(websocket: WebSocket) -> dict[str, str]:

@@ -78,6 +78,9 @@ class Settings:
     # How often an idle subscription re-reads its subscriber's roles (each event does too).
     events_recheck_seconds: float = 60.0
 
+    # Persisted documents each process keeps in memory in front of the database.
+    persisted_documents_cache: int = 1000
+
     # Operation limits: no single request may exhaust the hub (README, "Limits").
     # In characters, as the parser counts them.
     max_document_length: int = 32 * 1024
@@ -223,6 +226,9 @@ class Settings:
                 "HUB_MAX_SUBSCRIPTIONS_PER_CONNECTION",
                 cls.max_subscriptions_per_connection,
                 minimum=1,
+            ),
+            persisted_documents_cache=_int(
+                env, "HUB_PERSISTED_DOCUMENTS_CACHE", cls.persisted_documents_cache, minimum=0
             ),
         )
 

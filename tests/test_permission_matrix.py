@@ -29,6 +29,7 @@ from hub.auth.policy import (
     ROLE_PERMISSIONS,
     UNREGIONAL,
     Permission,
+    may_introspect,
 )
 from hub.auth.principal import Grant, Principal
 from hub.db.engine import session_factory
@@ -41,6 +42,7 @@ from hub.db.models import (
     GuardianConsent,
     Member,
     Need,
+    OAuthClient,
     Provider,
 )
 from hub.domain import (
@@ -55,6 +57,7 @@ from hub.domain import (
     needs,
     providers,
     statistics,
+    trusted_documents,
 )
 from hub.domain.errors import DomainError
 from hub.domain.pagination import PageRequest
@@ -263,6 +266,34 @@ async def _manage_clients(session: AsyncSession, p: Principal, s: Scene, where: 
     return True
 
 
+async def _manage_trusted_documents(
+    session: AsyncSession, p: Principal, s: Scene, where: str
+) -> bool:
+    # A client of one's own provider inside; of the other county's bureau outside.
+    provider_id = p.provider_id if where == INSIDE else s.providers[OUTSIDE]
+    client_id = f"matrix-{uuid.uuid4().hex[:8]}"
+    await session.execute(
+        insert(OAuthClient).values(
+            client_id=client_id,
+            name="case system",
+            provider_id=provider_id,
+            token_endpoint_auth_method="client_secret_basic",
+            grant_types=["client_credentials"],
+            redirect_uris=[],
+            scopes=["register:read"],
+        )
+    )
+    await trusted_documents.trust_document(
+        session, p, client_id, "{ viewer { login } }", "who am I", max_length=10_000
+    )
+    await trusted_documents.restrict_client(session, p, client_id, restricted=True)
+    return True
+
+
+async def _introspect(session: AsyncSession, p: Principal, s: Scene, where: str) -> bool:
+    return may_introspect(p, dev=False)
+
+
 async def _read_access_log(session: AsyncSession, p: Principal, s: Scene, where: str) -> bool:
     await identity.access_log(session, p, s.children[where], PageRequest(first=10))
     return True
@@ -350,6 +381,8 @@ EXERCISES: dict[Permission, Exercise] = {
     Permission.MANAGE_PROVIDERS: _manage_providers,
     Permission.MANAGE_MEMBERS: _manage_members,
     Permission.MANAGE_CLIENTS: _manage_clients,
+    Permission.MANAGE_TRUSTED_DOCUMENTS: _manage_trusted_documents,
+    Permission.INTROSPECT: _introspect,
     Permission.READ_ACCESS_LOG: _read_access_log,
     Permission.READ_AUDIT: _read_audit,
     Permission.READ_PLATFORM_AUDIT: _read_platform_audit,

@@ -31,6 +31,9 @@ class Permission(StrEnum):
     MANAGE_PROVIDERS = "providers:manage"  # create and suspend providers
     MANAGE_MEMBERS = "members:manage"  # invite members, grant and revoke roles
     MANAGE_CLIENTS = "clients:manage"  # register, rotate and revoke OAuth clients
+    # Trust GraphQL documents for a client, and restrict the client to its trusted documents.
+    MANAGE_TRUSTED_DOCUMENTS = "clients:trusted_documents"
+    INTROSPECT = "schema:introspect"  # introspection (__schema, __type) outside development
     READ_ACCESS_LOG = "access_log:read"  # who read which child's identity
     READ_AUDIT = "audit:read"  # the audit log of one's jurisdiction
     READ_PLATFORM_AUDIT = "audit:read_platform"  # hub-wide events that belong to no region
@@ -59,14 +62,21 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MANAGE_PROVIDERS,
             Permission.MANAGE_MEMBERS,
             Permission.MANAGE_CLIENTS,
+            Permission.MANAGE_TRUSTED_DOCUMENTS,
             Permission.READ_AUDIT,
             Permission.READ_PLATFORM_AUDIT,
+            Permission.INTROSPECT,
         }
     ),
     Role.GOVERNMENT_OFFICER: frozenset(_OFFICIALS),
     Role.CHILD_DIRECTOR: frozenset(_OFFICIALS),
     Role.PROVIDER_ADMIN: frozenset(
-        _PROVIDER_STAFF | {Permission.MANAGE_MEMBERS, Permission.MANAGE_CLIENTS}
+        _PROVIDER_STAFF
+        | {
+            Permission.MANAGE_MEMBERS,
+            Permission.MANAGE_CLIENTS,
+            Permission.MANAGE_TRUSTED_DOCUMENTS,
+        }
     ),
     Role.COORDINATOR: frozenset(_PROVIDER_STAFF),
     Role.WORKER: frozenset(_PROVIDER_STAFF),
@@ -112,8 +122,10 @@ GOVERNMENT_KINDS = frozenset({ProviderKind.GOVERNMENT, ProviderKind.VILLAGE_OFFI
 # Permissions that only a non-government provider's roles exercise.
 NON_GOVERNMENT_ONLY = frozenset({Permission.READ_CLAIMED_IDENTITY})
 # Permissions whose reach is not a region: the provider directory is open to every provider
-# that may read it at all, and hub-wide audit events belong to no region.
-UNREGIONAL = frozenset({Permission.READ_PROVIDERS, Permission.READ_PLATFORM_AUDIT})
+# that may read it at all, hub-wide audit events belong to no region, and the schema is one.
+UNREGIONAL = frozenset(
+    {Permission.READ_PROVIDERS, Permission.READ_PLATFORM_AUDIT, Permission.INTROSPECT}
+)
 
 ALL_SCOPES: tuple[str, ...] = tuple(permission.value for permission in Permission)
 
@@ -142,6 +154,12 @@ def may(principal: Principal, permission: Permission, region_code: str | None = 
     if region_code is None:
         return bool(prefixes)
     return any(covers(prefix, region_code) for prefix in prefixes)
+
+
+def may_introspect(principal: Principal | None, *, dev: bool) -> bool:
+    """Whether introspection (``__schema``, ``__type``) answers: always in development, and
+    otherwise for principals holding ``schema:introspect`` (platform admins)."""
+    return dev or (principal is not None and may(principal, Permission.INTROSPECT))
 
 
 def may_everywhere(

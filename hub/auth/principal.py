@@ -25,6 +25,8 @@ class Principal:
     grants: tuple[Grant, ...] = ()
     # None: not narrowed by a client's scopes; otherwise the scopes the client was granted.
     scopes: frozenset[str] | None = None
+    # Acting through a client restricted to its trusted documents: it may run nothing else.
+    trusted_documents_only: bool = False
     label: str = field(default="", compare=False)
 
     @property

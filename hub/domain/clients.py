@@ -66,6 +66,7 @@ class ClientView:
     revoked_at: datetime | None
     external_issuer: str | None
     grants: tuple[GrantView, ...] = field(default=())
+    trusted_documents_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ def _view(client: OAuthClient, grants: Sequence[RoleGrant] = ()) -> ClientView:
         revoked_at=client.revoked_at,
         external_issuer=client.external_issuer,
         grants=tuple(grant_view(grant) for grant in grants),
+        trusted_documents_only=client.trusted_documents_only,
     )
 
 

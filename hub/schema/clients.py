@@ -24,6 +24,9 @@ class OAuthClient:
     revoked_at: datetime | None
     external_issuer: str | None
     grants: list[RoleGrant]
+    trusted_documents_only: bool = strawberry.field(
+        description="Restricted to its trusted documents (see trustedDocuments)."
+    )
 
     @classmethod
     def from_view(cls, view: ClientView) -> OAuthClient:
@@ -39,6 +42,7 @@ class OAuthClient:
             revoked_at=view.revoked_at,
             external_issuer=view.external_issuer,
             grants=[RoleGrant.from_view(grant) for grant in view.grants],
+            trusted_documents_only=view.trusted_documents_only,
         )
 
 

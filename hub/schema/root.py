@@ -34,6 +34,7 @@ from hub.resolvers import oversight as oversight_fields
 from hub.resolvers import providers as provider_fields
 from hub.resolvers import regions as region_fields
 from hub.resolvers import statistics as statistics_fields
+from hub.resolvers import trusted_documents as trusted_document_fields
 from hub.resolvers import viewer as viewer_fields
 from hub.schema.audit import AuditChainCheck, AuditEvent
 from hub.schema.children import Child
@@ -53,6 +54,12 @@ from hub.schema.payloads import ChildPayload, NeedPayload, ProviderPayload
 from hub.schema.providers import Provider
 from hub.schema.regions import Region
 from hub.schema.statistics import NeedCount
+from hub.schema.trusted_documents import (
+    ClientRestrictionPayload,
+    DistrustDocumentPayload,
+    TrustedDocumentPayload,
+    TrustedDocuments,
+)
 from hub.schema.viewer import Viewer
 
 
@@ -97,6 +104,11 @@ class Query:
     clients: list[OAuthClient] = strawberry.field(
         resolver=client_fields.resolve_clients,
         description="A provider's OAuth clients, for those who manage them.",
+    )
+    trusted_documents: TrustedDocuments = strawberry.field(
+        resolver=trusted_document_fields.resolve_trusted_documents,
+        description="The documents a client may run when restricted to its trusted ones, for "
+        "its admins.",
     )
     claims: Connection[Claim] = strawberry.field(
         resolver=coordination_fields.resolve_claims,
@@ -202,6 +214,18 @@ class Mutation:
         inaccessible=True,
     )
     revoke_client: RevokeClientPayload = strawberry.mutation(resolver=client_fields.revoke_client)
+    trust_document: TrustedDocumentPayload = strawberry.mutation(
+        resolver=trusted_document_fields.trust_document,
+        description="Let a client run this document (by its exact text or its SHA-256).",
+    )
+    distrust_document: DistrustDocumentPayload = strawberry.mutation(
+        resolver=trusted_document_fields.distrust_document,
+        description="Take a document off a client's trusted list; it stops running at once.",
+    )
+    restrict_client: ClientRestrictionPayload = strawberry.mutation(
+        resolver=trusted_document_fields.restrict_client,
+        description="Restrict a client to its trusted documents (or lift the restriction).",
+    )
 
 
 ENTITIES = (Region, Provider, Child, Need)

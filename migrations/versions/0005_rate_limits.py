@@ -1,7 +1,7 @@
 """Rate limits: each principal's spending, shared by every hub process.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-28 13:55:00.000000
 """
 
@@ -13,8 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-# 0004 (the HTTP protocol's tables) is written alongside; the chain is joined when both land.
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

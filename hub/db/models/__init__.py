@@ -7,6 +7,7 @@ from hub.db.models.child import Child, ChildIdentity, GuardianConsent
 from hub.db.models.claim import Claim
 from hub.db.models.credentials import Invitation, LoginAttempt, MemberCredential
 from hub.db.models.delivery import Delivery
+from hub.db.models.documents import PersistedDocument, TrustedDocument
 from hub.db.models.idempotency import IdempotencyKey
 from hub.db.models.merge import ChildMerge
 from hub.db.models.need import Need
@@ -41,6 +42,7 @@ __all__ = [
     "MemberCredential",
     "Need",
     "OAuthClient",
+    "PersistedDocument",
     "Provider",
     "RateLimit",
     "RefreshToken",
@@ -49,5 +51,6 @@ __all__ = [
     "RoleGrant",
     "SigningKey",
     "TokenFamily",
+    "TrustedDocument",
     "UsedClientAssertion",
 ]

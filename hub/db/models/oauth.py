@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, Text, false
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -66,6 +66,9 @@ class OAuthClient(Base):
     created_at: Mapped[datetime] = created_at_column()
     secret_rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Restricted to the documents trusted for it (trusted_documents): a government integration
+    # runs the operations it was reviewed for, and nothing else.
+    trusted_documents_only: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class SigningKey(Base):

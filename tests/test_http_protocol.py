@@ -1,0 +1,195 @@
+"""GraphQL over HTTP as the specification has it, seen from a client: methods, media types,
+status codes, and a JSON error with a stable code for every refusal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.graphql import GraphQLClient
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+VIEWER = "{ viewer { login } }"
+OPEN_NEED = """
+mutation { openNeed(input: {childId: "x", category: MATERIAL, urgency: LOW,
+  description: "winter coat", idempotencyKey: "k"}) { need { id } } }
+"""
+
+
+def codes(response: httpx.Response) -> list[str]:
+    return [error["extensions"]["code"] for error in response.json()["errors"]]
+
+
+def media(response: httpx.Response) -> str:
+    return response.headers["content-type"].split(";")[0]
+
+
+async def post(
+    http: httpx.AsyncClient, body: Any, *, accept: str | None = None, token: str | None = None
+) -> httpx.Response:
+    headers = {"content-type": "application/json"}
+    if accept is not None:
+        headers["accept"] = accept
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    return await http.post("/graphql", content=json.dumps(body), headers=headers)
+
+
+async def test_a_query_over_post_answers_in_json_by_default(http: httpx.AsyncClient) -> None:
+    for accept in (None, "*/*", "application/json", "application/*"):
+        response = await post(http, {"query": "{ __typename }"}, accept=accept)
+        assert response.status_code == 200
+        assert media(response) == "application/json"
+        assert response.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_the_graphql_response_type_is_preferred_when_accepted(
+    http: httpx.AsyncClient,
+) -> None:
+    for accept in (
+        GRAPHQL_RESPONSE,
+        f"{GRAPHQL_RESPONSE}, application/json;q=0.9",
+        "*/*, " + GRAPHQL_RESPONSE,
+    ):
+        response = await post(http, {"query": "{ __typename }"}, accept=accept)
+        assert (response.status_code, media(response)) == (200, GRAPHQL_RESPONSE)
+    preferring_json = f"{GRAPHQL_RESPONSE};q=0.5, application/json"
+    response = await post(http, {"query": "{ __typename }"}, accept=preferring_json)
+    assert media(response) == "application/json"
+
+
+async def test_an_unacceptable_accept_header_is_406(http: httpx.AsyncClient) -> None:
+    for accept in ("text/plain", "application/xml", f"{GRAPHQL_RESPONSE};q=0, text/html"):
+        response = await post(http, {"query": "{ __typename }"}, accept=accept)
+        assert response.status_code == 406
+        assert codes(response) == ["NOT_ACCEPTABLE"]
+
+
+async def test_document_errors_are_200_in_json_and_400_without_data_in_graphql_response(
+    http: httpx.AsyncClient,
+) -> None:
+    for document, code in (
+        ("{ needs { ", "GRAPHQL_PARSE_FAILED"),
+        ("{ noSuchField }", "GRAPHQL_VALIDATION_FAILED"),
+    ):
+        legacy = await post(http, {"query": document})
+        assert legacy.status_code == 200
+        assert codes(legacy) == [code]
+        strict = await post(http, {"query": document}, accept=GRAPHQL_RESPONSE)
+        assert (strict.status_code, media(strict)) == (400, GRAPHQL_RESPONSE)
+        assert "data" not in strict.json()
+        assert codes(strict) == [code]
+
+
+async def test_a_variable_that_does_not_coerce_is_a_request_error(gql: GraphQLClient) -> None:
+    token = await gql.tokens.member("ngo")  # type: ignore[union-attr]
+    body = {
+        "query": "query($n: Int!) { needs(first: $n) { edges { cursor } } }",
+        "variables": {"n": "many"},
+    }
+    legacy = await post(gql.http, body, token=token)
+    assert (legacy.status_code, codes(legacy)) == (200, ["BAD_USER_INPUT"])
+    strict = await post(gql.http, body, accept=GRAPHQL_RESPONSE, token=token)
+    assert (strict.status_code, codes(strict)) == (400, ["BAD_USER_INPUT"])
+    assert "data" not in strict.json()
+
+
+async def test_field_errors_keep_200_and_their_data_in_graphql_response(
+    http: httpx.AsyncClient,
+) -> None:
+    # No token: the field refuses, but the request itself was fine and was executed.
+    response = await post(http, {"query": VIEWER}, accept=GRAPHQL_RESPONSE)
+    assert response.status_code == 200
+    assert "data" in response.json()
+    assert codes(response) == ["UNAUTHENTICATED"]
+
+
+async def test_credentials_that_do_not_hold_are_refused_before_execution(
+    http: httpx.AsyncClient,
+) -> None:
+    strict = await post(http, {"query": VIEWER}, accept=GRAPHQL_RESPONSE, token="not-a-token")
+    assert strict.status_code == 401
+    assert strict.headers["www-authenticate"].startswith("Bearer")
+    assert "data" not in strict.json()
+    assert codes(strict) == ["UNAUTHENTICATED"]
+    # application/json keeps the older behaviour: the request runs and its fields refuse.
+    legacy = await post(http, {"query": VIEWER}, token="not-a-token")
+    assert (legacy.status_code, codes(legacy)) == (200, ["UNAUTHENTICATED"])
+
+
+async def test_a_query_over_get_runs(gql: GraphQLClient) -> None:
+    token = await gql.tokens.member("ngo")  # type: ignore[union-attr]
+    response = await gql.http.get(
+        "/graphql",
+        params={"query": "query Me { viewer { login } }", "operationName": "Me"},
+        headers={"authorization": f"Bearer {token}", "accept": "application/json"},
+    )
+    assert response.status_code == 200
+    assert response.json() == {"data": {"viewer": {"login": "ngo"}}}
+
+
+async def test_a_mutation_over_get_is_405_and_changes_nothing(http: httpx.AsyncClient) -> None:
+    for accept in ("application/json", GRAPHQL_RESPONSE):
+        response = await http.get(
+            "/graphql", params={"query": OPEN_NEED}, headers={"accept": accept}
+        )
+        assert response.status_code == 405
+        assert response.headers["allow"] == "POST"
+        assert codes(response) == ["METHOD_NOT_ALLOWED"]
+
+
+async def test_a_body_that_is_not_json_is_415(http: httpx.AsyncClient) -> None:
+    for content_type in ("text/plain", "application/graphql", "application/x-www-form-urlencoded"):
+        response = await http.post(
+            "/graphql", content="{ __typename }", headers={"content-type": content_type}
+        )
+        assert response.status_code == 415
+        assert codes(response) == ["UNSUPPORTED_MEDIA_TYPE"]
+    response = await http.post("/graphql", content=b'{"query": "{ __typename }"}')
+    assert response.status_code == 415
+
+
+async def test_malformed_requests_are_400_with_a_code(http: httpx.AsyncClient) -> None:
+    malformed: list[bytes] = [
+        b'{"query": "{ __typename }"',  # not JSON
+        b"{}",  # no query
+        b'{"query": 42}',
+        b'{"query": "{ __typename }", "variables": [1]}',
+    ]
+    for body in malformed:
+        for accept in ("application/json", GRAPHQL_RESPONSE):
+            response = await http.post(
+                "/graphql",
+                content=body,
+                headers={"content-type": "application/json", "accept": accept},
+            )
+            assert response.status_code == 400, body
+            assert codes(response) == ["BAD_REQUEST"], body
+            assert "data" not in response.json()
+
+
+async def test_batching_is_off(http: httpx.AsyncClient) -> None:
+    response = await post(http, [{"query": "{ __typename }"}, {"query": "{ __typename }"}])
+    assert response.status_code == 400
+    assert codes(response) == ["BATCHING_NOT_SUPPORTED"]
+
+
+async def test_an_unknown_operation_name_is_a_request_error(http: httpx.AsyncClient) -> None:
+    body = {"query": "query A { __typename } query B { __typename }", "operationName": "C"}
+    legacy = await post(http, body)
+    assert (legacy.status_code, codes(legacy)) == (200, ["OPERATION_RESOLUTION_FAILURE"])
+    strict = await post(http, body, accept=GRAPHQL_RESPONSE)
+    assert (strict.status_code, codes(strict)) == (400, ["OPERATION_RESOLUTION_FAILURE"])
+
+
+@pytest.mark.parametrize("accept", ["application/json", GRAPHQL_RESPONSE])
+async def test_a_document_larger_than_the_limit_is_refused_unread(
+    http: httpx.AsyncClient, accept: str
+) -> None:
+    huge = "{ __typename " + " " * 200_000 + "}"
+    response = await post(http, {"query": huge}, accept=accept)
+    assert response.status_code == 413
+    assert codes(response) == ["DOCUMENT_TOO_LARGE"]
