@@ -143,6 +143,30 @@ async def test_a_refused_mutation_changes_nothing_and_other_principals_pass(
     assert (await gql("{ viewer { __typename } }", as_="ngo")).ok()
 
 
+async def test_the_refusal_is_429_in_either_media_type(
+    http: httpx.AsyncClient, tokens: Tokens, world: World, engine: AsyncEngine
+) -> None:
+    token = await tokens.member("ngo")
+    async with engine.connect() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO rate_limits (key, paid_off_at) VALUES (:key, now() + interval '1 min')"
+            ),
+            {"key": f"member:{world.members['ngo']}"},
+        )
+        await connection.commit()
+    for accept in ("application/graphql-response+json", "application/json"):
+        refused = await http.post(
+            "/graphql",
+            json={"query": "{ viewer { login } }"},
+            headers={"Authorization": f"Bearer {token}", "Accept": accept},
+        )
+        assert refused.status_code == 429, accept
+        assert refused.headers["content-type"].startswith(accept)
+        assert [e["extensions"]["code"] for e in refused.json()["errors"]] == ["RATE_LIMITED"]
+        assert "data" not in refused.json() or refused.json()["data"] is None
+
+
 async def test_prune_forgets_budgets_that_are_paid_off(
     gql: GraphQLClient, world: World, engine: AsyncEngine
 ) -> None:
