@@ -19,7 +19,8 @@ from typing import Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import GraphQLError
+from graphql import GraphQLError, get_operation_ast, parse
+from graphql.language import OperationType as OperationKind
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -68,8 +69,9 @@ _REQUEST_ERROR_STATUS = {
 }
 
 
-class TrustedDocumentsWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws, with a restricted client held to its trusted documents."""
+class HubTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, with a restricted client held to its trusted documents, and
+    queries and mutations held to the request timeout as over HTTP (subscriptions run on)."""
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         try:
@@ -78,11 +80,21 @@ class TrustedDocumentsWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             error = GraphQLError(exc.message, extensions={"code": exc.code})
             await operation.send_initial_errors([error])
             return
-        await super().run_operation(operation)
+        if _is_subscription(operation.query, operation.operation_name):
+            await super().run_operation(operation)
+            return
+        seconds = self.context.settings.request_timeout_seconds
+        try:
+            async with asyncio.timeout(seconds):
+                await super().run_operation(operation)
+        except TimeoutError:
+            await operation.send_initial_errors(
+                [timeout_error(seconds)]  # its transaction was rolled back
+            )
 
 
 class HubGraphQL(GraphQL[Context, None]):
-    graphql_transport_ws_handler_class = TrustedDocumentsWSHandler
+    graphql_transport_ws_handler_class = HubTransportWSHandler
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("subscription_protocols", (GRAPHQL_TRANSPORT_WS_PROTOCOL,))
@@ -256,10 +268,8 @@ class HubGraphQL(GraphQL[Context, None]):
                 )
         except TimeoutError:
             sub_response.status_code = 504
-            return _refusal(
-                f"the operation took longer than {settings.request_timeout_seconds} s",
-                "TIMEOUT",
-                timeoutSeconds=settings.request_timeout_seconds,
+            return ExecutionResult(
+                data=None, errors=[timeout_error(settings.request_timeout_seconds)]
             )
 
     async def get_context(
@@ -311,10 +321,21 @@ class HubGraphQL(GraphQL[Context, None]):
         return await super().on_ws_connect(context)
 
 
-def _refusal(message: str, code: str, **details: object) -> ExecutionResult:
-    return ExecutionResult(
-        data=None, errors=[GraphQLError(message, extensions={"code": code, **details})]
+def timeout_error(seconds: float) -> GraphQLError:
+    return GraphQLError(
+        f"the operation took longer than {seconds} s",
+        extensions={"code": "TIMEOUT", "timeoutSeconds": seconds},
     )
+
+
+def _is_subscription(document: str, operation_name: str | None) -> bool:
+    """Whether the operation to run is a subscription; a document that does not parse is not
+    (it fails at once, with its syntax error)."""
+    try:
+        operation = get_operation_ast(parse(document), operation_name)
+    except GraphQLError:
+        return False
+    return operation is not None and operation.operation is OperationKind.SUBSCRIPTION
 
 
 def _address(connection: Request | WebSocket) -> str | None:

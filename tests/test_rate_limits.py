@@ -241,6 +241,30 @@ async def test_an_operation_past_the_request_timeout_ends_with_timeout(
     assert [e["extensions"]["code"] for e in body["errors"]] == ["TIMEOUT"]
 
 
+async def test_over_a_websocket_queries_time_out_and_subscriptions_run_on(
+    engine: AsyncEngine, settings: Settings, tokens: Tokens, world: World
+) -> None:
+    hurried = dataclasses.replace(settings, request_timeout_seconds=0.001)
+    app = create_app(hurried, engine=engine)
+    token = await tokens.member("officer")
+    async with (
+        LifespanManager(app),
+        served(app) as address,
+        subscribed(address, token) as stream,
+    ):
+        # The subscription (id 1) outlives the timeout many times over.
+        await asyncio.sleep(0.2)
+        await stream.connection.send(
+            '{"id": "2", "type": "subscribe", "payload": {"query": '
+            '"{ needs(first: 100) { nodes { id child { code } claims { id } } } }"}}'
+        )
+        message = await stream.receive()
+        assert message.type == "error"
+        assert [e["extensions"]["code"] for e in message.payload] == ["TIMEOUT"]
+        # Nothing ended the subscription: no error and no complete for it.
+        assert await stream.quiet(0.3)
+
+
 async def test_the_database_cancels_a_statement_past_the_timeout(database_url: str) -> None:
     engine = create_engine(database_url, pool_size=1, statement_timeout_seconds=0.2)
     try:
