@@ -27,6 +27,10 @@ UPDATE_NEED = """
 mutation($input: UpdateNeedInput!) { updateNeed(input: $input) { need { id version } } }
 """
 
+CLAIM_NEED = """
+mutation($need: ID!) { claimNeed(input: {needId: $need}, idempotencyKey: "k1") { __typename } }
+"""
+
 
 async def follow(
     gql: GraphQLClient, after: str | None, as_: str = "officer", since: str | None = None
@@ -174,3 +178,20 @@ async def test_the_feed_holds_only_what_the_reader_may_read(
     }
     for login, changes in expected.items():
         assert (await follow(gql, None, as_=login))[0] == changes, login
+
+
+async def test_every_way_a_need_changes_reaches_the_feed(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    """The database stamps the change, so code paths that never name the column count too:
+    here the ledger's statement that marks a need claimed."""
+    child = await add_child(engine)
+    x, y = await add_need(engine, child), await add_need(engine, child)
+    await feed_settled(engine)
+    _, cursor = await follow(gql, None)
+
+    result = await gql(CLAIM_NEED, {"need": gid("Need", x.id)}, as_="ngo")
+    assert result.ok()["claimNeed"]["__typename"] == "ClaimNeedSuccess"
+    await feed_settled(engine)
+    assert (await follow(gql, cursor))[0] == [change(x, 2)]
+    assert (await follow(gql, None))[0] == [change(y, 1), change(x, 2)]
