@@ -17,7 +17,7 @@ from tests.world import FOREIGN_VILLAGE, OTHER_VILLAGE_SAME_TOWNSHIP, VILLAGE, W
 FEED = """
 query($after: String, $since: DateTime) {
   needs(orderBy: CHANGED, first: 2, after: $after, filter: {changedSince: $since}) {
-    edges { node { id version urgency } }
+    edges { node { id version } }
     pageInfo { hasNextPage endCursor }
   }
 }
