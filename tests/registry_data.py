@@ -2,11 +2,13 @@
 
 Each helper acts as an official of the region it writes in (the same rules a mutation goes
 through), commits, and returns the domain view. ``set_need`` then moves timestamps or status
-directly in SQL, for tests that need a known order.
+directly in SQL, for tests that need a known order; ``feed_settled`` waits until the change feed
+has reached every change made so far.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -28,6 +30,8 @@ from tests.world import OTHER_COUNTY, VILLAGE, birth_date_for_age
 ID_HASH_KEY = b"test-id-hash-key"
 # A fixed instant far enough in the past that no need made during a test is older.
 T0 = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
+# How long ``feed_settled`` waits for transactions still running on the server.
+FEED_SETTLE_SECONDS = 30.0
 
 
 def official_for(region_code: str) -> str:
@@ -185,3 +189,38 @@ async def needs_at(
         await set_need(engine, need, created_at=at, updated_at=at)
         made.append(need)
     return made
+
+
+async def touch_needs(engine: AsyncEngine, made: list[NeedView]) -> None:
+    """Change ``made`` together, in one transaction, so that they tie in the change feed."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE needs SET version = version + 1 WHERE id = ANY(:ids)"),
+            {"ids": [need.id for need in made]},
+        )
+
+
+async def _held_back(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        behind = await connection.scalar(
+            text(
+                "SELECT count(*) FROM needs WHERE change_xid >= "
+                "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+            )
+        )
+    return int(behind or 0)
+
+
+async def feed_settled(engine: AsyncEngine) -> None:
+    """Wait until the change feed reaches every change committed so far.
+
+    The feed stops short of changes made after the oldest transaction still running anywhere on
+    the server (see ``hub.domain.needs``): on a server the tests share with others, theirs too.
+    """
+    for _ in range(int(FEED_SETTLE_SECONDS / 0.05)):
+        if not await _held_back(engine):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(
+        f"a transaction on the server held back the change feed for {FEED_SETTLE_SECONDS} s"
+    )

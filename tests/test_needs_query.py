@@ -15,7 +15,16 @@ from hub.db.models import Region
 from hub.domain.pagination import encode_cursor
 from hub.vocabulary import NeedCategory, NeedStatus, NeedUnit, RegionLevel, Urgency
 from tests.graphql import GraphQLClient, GraphQLResponse
-from tests.registry_data import T0, add_child, add_need, gid, needs_at, set_need
+from tests.registry_data import (
+    T0,
+    add_child,
+    add_need,
+    feed_settled,
+    gid,
+    needs_at,
+    set_need,
+    touch_needs,
+)
 from tests.world import (
     CITY,
     COUNTY,
@@ -253,21 +262,27 @@ async def test_default_order_is_most_urgent_first_then_oldest(
     assert [e["node"]["id"] for e in explicit.ok()["needs"]["edges"]] == [n["id"] for n in nodes]
 
 
-async def test_order_by_changed_is_least_recently_changed_first(
+async def test_order_by_changed_follows_the_changes_not_their_timestamps(
     gql: GraphQLClient, world: World, engine: AsyncEngine
 ) -> None:
     child = await add_child(engine)
     a, b, c = await needs_at(
         engine, child, [(Urgency.CRITICAL, 1), (Urgency.LOW, 2), (Urgency.HIGH, 3)]
     )
-    await set_need(engine, a, updated_at=T0 + timedelta(hours=30))
-    await set_need(engine, b, updated_at=T0 + timedelta(hours=10))
-    await set_need(engine, c, updated_at=T0 + timedelta(hours=20))
+    # Changed in the order c, a, b, each stamped with a time that says otherwise (a clock that
+    # lags, a transaction that ran long): the feed goes by the changes themselves.
+    await set_need(engine, c, updated_at=T0 + timedelta(hours=30))
+    await set_need(engine, a, updated_at=T0 + timedelta(hours=10))
+    await set_need(engine, b, updated_at=T0 + timedelta(hours=20))
+    await feed_settled(engine)
+    assert await list_ids(gql, orderBy="CHANGED") == [gid("Need", n.id) for n in (c, a, b)]
 
-    result = await gql(NEEDS, {"orderBy": "CHANGED"}, as_="ngo")
-    nodes = [edge["node"] for edge in result.ok()["needs"]["edges"]]
-    assert [n["id"] for n in nodes] == [gid("Need", n.id) for n in (b, c, a)]
-    assert [n["updatedAt"] for n in nodes] == sorted(n["updatedAt"] for n in nodes)
+    # A need changed again moves to the end.
+    await touch_needs(engine, [c])
+    await feed_settled(engine)
+    assert await list_ids(gql, orderBy="CHANGED") == [gid("Need", n.id) for n in (a, b, c)]
+    # The default order does not change with changes.
+    assert await list_ids(gql) == [gid("Need", n.id) for n in (a, c, b)]
 
 
 # --- pages ------------------------------------------------------------------------------------
@@ -318,6 +333,10 @@ async def test_keyset_pages_cover_the_list_without_duplicates_or_gaps(
             (Urgency.CRITICAL, 6),
         ],
     )
+    if order == "CHANGED":
+        # Changed in one transaction: ties in the change feed.
+        await touch_needs(engine, made[1:4])
+        await feed_settled(engine)
     full = await list_ids(gql, orderBy=order)
     assert sorted(full) == sorted(gid("Need", n.id) for n in made)
 
@@ -396,6 +415,7 @@ async def test_malformed_and_foreign_cursors_are_refused(
     child = await add_child(engine)
     await add_need(engine, child)
     await add_child(engine)
+    await feed_settled(engine)
     children = await gql("{ children(first: 1) { pageInfo { endCursor } } }", as_="ngo")
     child_cursor = children.ok()["children"]["pageInfo"]["endCursor"]
     changed = await gql(NEEDS, {"orderBy": "CHANGED", "first": 1}, as_="ngo")
@@ -415,6 +435,30 @@ async def test_malformed_and_foreign_cursors_are_refused(
         changed_cursor,  # from the same list in another order
     ):
         result = await gql(NEEDS, {"first": 5, "after": after}, as_="ngo")
+        error = refused(result)
+        assert error["extensions"]["field"] == "after", after
+
+    urgency_cursor = (await gql(NEEDS, {"first": 1}, as_="ngo")).ok()["needs"]["pageInfo"][
+        "endCursor"
+    ]
+    need_id = str(uuid.uuid4())
+    for after in (
+        # What the change feed's cursors held before they held transaction ids: refused, not
+        # misread, so an integration that kept one starts again (with changedSince) instead.
+        encode_cursor("need.changed", ["2024-03-01T08:00:00+00:00", need_id]),
+        encode_cursor("need.change_xid", ["2024-03-01T08:00:00+00:00", need_id]),
+        encode_cursor("need.change_xid", ["1234", need_id]),
+        encode_cursor("need.change_xid", [12.5, need_id]),
+        encode_cursor("need.change_xid", [True, need_id]),
+        encode_cursor("need.change_xid", [-1, need_id]),
+        encode_cursor("need.change_xid", [2**63, need_id]),
+        encode_cursor("need.change_xid", [None, need_id]),
+        encode_cursor("need.change_xid", [1234, "not-a-uuid"]),
+        encode_cursor("need.change_xid", [1234]),
+        urgency_cursor,  # from the same list in another order
+        child_cursor,
+    ):
+        result = await gql(NEEDS, {"first": 5, "after": after, "orderBy": "CHANGED"}, as_="ngo")
         error = refused(result)
         assert error["extensions"]["field"] == "after", after
 

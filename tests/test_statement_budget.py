@@ -14,6 +14,7 @@ from hub.db.models import Child, Need, Region
 from hub.vocabulary import Guardianship, NeedCategory, RegionLevel, Urgency
 from tests.graphql import GraphQLClient
 from tests.query_counter import count_statements
+from tests.registry_data import feed_settled
 from tests.test_query_count import seed_needs
 from tests.world import COUNTY, PROVINCE, TOWNSHIP, World
 
@@ -64,6 +65,7 @@ async def test_changes_feed_costs_a_constant_within_budget(
     gql: GraphQLClient, world: World, engine: AsyncEngine
 ) -> None:
     await seed_needs(engine, children=60)
+    await feed_settled(engine)
     since = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     variables = {"province": PROVINCE, "since": since, "after": None}
     count, data = await _statements(gql, engine, scenarios.CHANGES_FEED, variables, "officer")

@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import BigInteger, Select, Text, cast, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for, may
@@ -150,31 +150,59 @@ async def needs_of_children(
     return grouped
 
 
+# The change feed (``NeedOrder.CHANGED``) is exact: a reader who pages to the end and later
+# goes on from its last cursor gets every change committed since, none missed. It orders needs
+# by the id of the transaction that last wrote them (``Need.change_xid``, set by the database),
+# not by ``updated_at``: a time taken inside a transaction says nothing about when it commits,
+# so a change stamped T that committed after a reader had paged past T was lost, and so was one
+# stamped by a process whose clock lagged. Transaction ids are not given out in commit order
+# either, so the feed ends where the reading statement's snapshot begins: below
+# ``pg_snapshot_xmin`` every transaction has committed or rolled back, and what committed is
+# visible, so nothing can appear later behind a cursor. A change in a transaction still running
+# holds back the changes after it until it ends (those of the whole PostgreSQL server: its
+# transaction ids are shared by all its databases); it delays the feed, never loses a change.
+# The transactional-outbox pollers read their outbox the same way. A need changed again moves
+# to its new place, further on.
+_COMMITTED_BELOW = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
+# Transaction ids are 64-bit and never wrap; the column is a signed BIGINT.
+_MAX_XID = 2**63 - 1
+
+# The kind names what a cursor's values mean. The change feed's cursors held ``updated_at``
+# before they held a transaction id: an old cursor is refused rather than misread.
+_CURSOR_KINDS = {NeedOrder.URGENCY: "need.urgency", NeedOrder.CHANGED: "need.change_xid"}
+
+
 def _order_key(order: NeedOrder) -> tuple[Any, ...]:
     if order is NeedOrder.CHANGED:
-        return (Need.updated_at, Need.id)
+        return (Need.change_xid, Need.id)
     return (Need.urgency, Need.created_at, Need.id)
 
 
 def cursor_kind(order: NeedOrder) -> str:
-    return f"need.{order.value}"
+    return _CURSOR_KINDS[order]
 
 
 def cursor_arity(order: NeedOrder) -> int:
     return len(_order_key(order))
 
 
+def _xid(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_XID:
+        raise ValueError("not a transaction id")
+    return value
+
+
 def _after(order: NeedOrder, after: tuple[Any, ...]) -> Any:
     if order is NeedOrder.CHANGED:
-        values = typed_key(after, instant, uuid.UUID)
+        values = typed_key(after, _xid, uuid.UUID)
     else:
         values = typed_key(after, Urgency, instant, uuid.UUID)
     return tuple_(*_order_key(order)) > tuple_(*values)
 
 
-def _cursor_key(order: NeedOrder, need: NeedView) -> tuple[Any, ...]:
+def _cursor_key(order: NeedOrder, need: NeedView, change_xid: int) -> tuple[Any, ...]:
     if order is NeedOrder.CHANGED:
-        return (need.updated_at.isoformat(), str(need.id))
+        return (change_xid, str(need.id))
     return (need.urgency.value, need.created_at.isoformat(), str(need.id))
 
 
@@ -190,7 +218,11 @@ def _filtered(principal: Principal, where: NeedFilter) -> Select[Need]:
     if where.due_before is not None:
         query = query.where(Need.due_date < where.due_before)
     if where.changed_since is not None:
+        # By the hub's clock, so approximate: a starting point for a new reader of the change
+        # feed, whose cursors are exact from then on.
         query = query.where(Need.updated_at > as_utc(where.changed_since, "changedSince"))
+    if where.order is NeedOrder.CHANGED:
+        query = query.where(Need.change_xid < _COMMITTED_BELOW)
     return query
 
 
@@ -203,9 +235,13 @@ async def list_needs(
     rows = (
         await session.scalars(query.order_by(*_order_key(where.order)).limit(page.first + 1))
     ).all()
+    change_xids = {need.id: need.change_xid for need in rows}
     views = await views_of(session, principal, rows)
     return make_page(
-        views, page, cursor_kind(where.order), lambda view: _cursor_key(where.order, view)
+        views,
+        page,
+        cursor_kind(where.order),
+        lambda view: _cursor_key(where.order, view, change_xids[view.id]),
     )
 
 

@@ -6,7 +6,18 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, Numeric, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    FetchedValue,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,7 +52,10 @@ class Need(Base):
         Index("ix_needs_region_code_status", "region_code", "status"),
         # The default order: most urgent first, then oldest, with the id as a tie-breaker.
         Index("ix_needs_urgency_created_at_id", "urgency", "created_at", "id"),
+        # A reader's starting point by time (``changedSince``).
         Index("ix_needs_updated_at_id", "updated_at", "id"),
+        # The change feed: in the order the changes' transactions were given their ids.
+        Index("ix_needs_change_xid_id", "change_xid", "id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -68,3 +82,14 @@ class Need(Base):
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    # The id of the transaction that last wrote the row (``pg_current_xact_id()``, 64 bits, never
+    # wraps), set by the database: this default on insert (COPY included), the trigger
+    # ``needs_stamp_change_xid`` on every update, whichever code path makes it. Unlike
+    # ``updated_at`` it needs no clock: once every transaction below an id has ended, no row
+    # can appear below it later, which is what makes the change feed exact (``hub.domain.needs``).
+    # Rows last written before migration 0006 hold 0.
+    change_xid: Mapped[int] = mapped_column(
+        BigInteger,
+        server_default=text("(pg_current_xact_id())::text::bigint"),
+        server_onupdate=FetchedValue(),
+    )
