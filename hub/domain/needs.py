@@ -226,12 +226,31 @@ def _filtered(principal: Principal, where: NeedFilter) -> Select[Need]:
     return query
 
 
+def _first_change_since(since: datetime) -> Any:
+    """The smallest transaction id among needs changed since ``since``: where the feed's first
+    page may start instead of at the beginning of the register.
+
+    Without it the feed walks its (change_xid, id) index from the start, testing updated_at on
+    every need changed before ``since`` (half a second at 3 million needs, growing with the
+    register). ``+ 0`` keeps PostgreSQL from answering min() by that same walk: it reads the
+    needs of the window through the updated_at index instead, a few milliseconds for a month.
+    """
+    return (
+        select(func.min(Need.change_xid + 0))
+        .where(Need.updated_at > as_utc(since, "changedSince"))
+        .scalar_subquery()
+    )
+
+
 async def list_needs(
     session: AsyncSession, principal: Principal, where: NeedFilter, page: PageRequest
 ) -> Page[NeedView]:
     query = _filtered(principal, where)
     if page.after is not None:
         query = query.where(_after(where.order, page.after))
+    elif where.order is NeedOrder.CHANGED and where.changed_since is not None:
+        # Later pages start from their cursor, already close to their first row.
+        query = query.where(Need.change_xid >= _first_change_since(where.changed_since))
     rows = (
         await session.scalars(query.order_by(*_order_key(where.order)).limit(page.first + 1))
     ).all()
