@@ -5,7 +5,7 @@ Each subscriber has a bounded queue. Publishing never waits: a subscriber whose 
 is dropped (its stream ends with ``SLOW_SUBSCRIBER``) rather than skipped silently or buffered
 without bound, so the hub's memory stays within queue size x subscribers, and a client never
 believes it saw every event when it did not. A dropped client resubscribes and catches up with
-the ``needs`` query (``changedSince``). Likewise, when the process's LISTEN connection is lost,
+the change feed (``needs(orderBy: CHANGED)`` from its last cursor). Likewise, when the process's LISTEN connection is lost,
 events may have been missed, so every stream ends with ``EVENTS_INTERRUPTED``.
 """
 
@@ -42,8 +42,8 @@ class Subscription:
             self.end(
                 SlowSubscriber(
                     "events arrived faster than this subscription read them; it was ended "
-                    "rather than let events pile up. Resubscribe, and catch up with the needs "
-                    "query (changedSince)",
+                    "rather than let events pile up. Resubscribe, and catch up with the change "
+                    "feed (needs with orderBy: CHANGED, after your last cursor)",
                     queue_size=self._queue.maxsize,
                 )
             )
@@ -107,6 +107,6 @@ class EventBroker:
             subscription.end(
                 EventsInterrupted(
                     "the hub lost its connection to the event feed; resubscribe, and catch up "
-                    "with the needs query (changedSince)"
+                    "with the change feed (needs with orderBy: CHANGED, after your last cursor)"
                 )
             )
