@@ -5,8 +5,9 @@ Each subscriber has a bounded queue. Publishing never waits: a subscriber whose 
 is dropped (its stream ends with ``SLOW_SUBSCRIBER``) rather than skipped silently or buffered
 without bound, so the hub's memory stays within queue size x subscribers, and a client never
 believes it saw every event when it did not. A dropped client resubscribes and catches up with
-the change feed (``needs(orderBy: CHANGED)`` from its last cursor). Likewise, when the process's LISTEN connection is lost,
-events may have been missed, so every stream ends with ``EVENTS_INTERRUPTED``.
+the change feed (``needs(orderBy: CHANGED)`` from its last cursor). Likewise, when the
+process's LISTEN connection is lost, events may have been missed, so every stream ends with
+``EVENTS_INTERRUPTED``.
 """
 
 from __future__ import annotations
