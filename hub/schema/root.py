@@ -37,6 +37,7 @@ from hub.resolvers import statistics as statistics_fields
 from hub.resolvers import viewer as viewer_fields
 from hub.schema.audit import AuditChainCheck, AuditEvent
 from hub.schema.children import Child
+from hub.schema.claimant_memo import ClaimantMemo
 from hub.schema.clients import ClientPayload, OAuthClient, RevokeClientPayload
 from hub.schema.context import Info
 from hub.schema.coordination import Claim, ClaimNeedResult, ClaimPayload, Delivery, DeliveryPayload
@@ -274,7 +275,7 @@ def build_schema(extra_extensions: list[type[SchemaExtension]] | None = None) ->
         mutation=Mutation,
         subscription=Subscription,
         types=[*ENTITIES, Claim, Delivery, ChildMerge],
-        extensions=[ErrorCodes, *(extra_extensions or [])],
+        extensions=[ErrorCodes, ClaimantMemo, *(extra_extensions or [])],
         federation_version="2.7",
     )
 
