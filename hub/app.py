@@ -21,6 +21,7 @@ from hub.db.engine import create_engine, session_factory
 from hub.db.listener import Listener, listen_dsn
 from hub.db.location import resolve_database_url
 from hub.domain import events
+from hub.domain.audit_chain import run_linker
 from hub.domain.event_broker import EventBroker
 from hub.domain.sweeper import run_sweeper
 from hub.fast_path import FastPath
@@ -92,9 +93,19 @@ def create_app(
                 run_sweeper(app.state.sessions, settings.sweep_interval_seconds),
                 name="claim-sweeper",
             )
+        linker = None
+        if settings.audit_link_interval_seconds > 0:
+            linker = asyncio.create_task(
+                run_linker(app.state.sessions, settings.audit_link_interval_seconds),
+                name="audit-linker",
+            )
         try:
             yield
         finally:
+            if linker is not None:
+                linker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await linker
             listening.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listening

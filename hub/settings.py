@@ -62,6 +62,9 @@ class Settings:
 
     # How often each process looks for claims past their deadline; 0 turns the sweeper off.
     sweep_interval_seconds: float = 60.0
+    # How often each process links newly committed audit events into the hash chain; 0 leaves
+    # it to reads of the audit log (which always link first).
+    audit_link_interval_seconds: float = 1.0
     claim_max_extensions: int = 2
     # Per-category overrides of the days a claim runs before it expires, and of the window in
     # which aid of the same category from two providers counts as overlapping. Pairs rather
@@ -154,6 +157,12 @@ class Settings:
             key_encryption_key=env.get("HUB_KEY_ENCRYPTION_KEY") or None,
             sweep_interval_seconds=_float(
                 env, "HUB_SWEEP_INTERVAL_SECONDS", cls.sweep_interval_seconds, minimum=0.0
+            ),
+            audit_link_interval_seconds=_float(
+                env,
+                "HUB_AUDIT_LINK_INTERVAL_SECONDS",
+                cls.audit_link_interval_seconds,
+                minimum=0.0,
             ),
             claim_max_extensions=_int(
                 env, "HUB_CLAIM_MAX_EXTENSIONS", cls.claim_max_extensions, minimum=0
