@@ -132,6 +132,12 @@ def create_app(
     )
 
 
+def app_from_env() -> Starlette:
+    """The application as each of ``hub serve --workers``'s processes builds it: from the
+    environment, which the command filled in before starting them."""
+    return create_app(Settings.from_env())
+
+
 def _publish(broker: EventBroker, payload: str) -> None:
     event = events.NeedEvent.parse(payload)
     if event is not None:

@@ -33,6 +33,8 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     host: str = "127.0.0.1"
     port: int = 8000
+    # Server processes on the one port (``hub serve``); one per core is the usual choice.
+    workers: int = 1
     env: Environment = "prod"
     log_level: str = "INFO"
     max_page_size: int = 100
@@ -101,6 +103,7 @@ class Settings:
             data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
             host=env.get("HUB_HOST", cls.host),
             port=_int(env, "HUB_PORT", cls.port, minimum=0),
+            workers=_int(env, "HUB_WORKERS", cls.workers, minimum=1, maximum=64),
             env="dev" if hub_env == "dev" else "prod",
             log_level=env.get("HUB_LOG_LEVEL", cls.log_level).upper(),
             max_page_size=_int(env, "HUB_MAX_PAGE_SIZE", cls.max_page_size, minimum=1),
