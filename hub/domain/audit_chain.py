@@ -12,19 +12,26 @@ import asyncio
 import logging
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 logger = logging.getLogger(__name__)
 
 
 async def link_pending(session: AsyncSession, *, wait: bool = True) -> int:
-    """Link the committed, unlinked events and commit; return how many were linked.
+    """Link the committed, unlinked events; return how many were linked.
 
-    ``wait``: wait for another appender to finish (a reader needs everything linked); without
-    it, leave the work to that appender and return 0 at once.
+    The links commit in a transaction of their own, whatever the caller's session is doing
+    (reads roll back, and a caller's transaction is the caller's to end). ``wait``: wait for
+    another appender to finish (a reader needs everything linked); without it, leave the work
+    to that appender and return 0 at once.
     """
-    linked = await session.scalar(select(func.audit_chain_pending(wait)))
-    await session.commit()
+    statement = select(func.audit_chain_pending(wait))
+    bind = session.bind
+    if isinstance(bind, AsyncEngine):
+        async with bind.begin() as connection:
+            linked = await connection.scalar(statement)
+    else:  # a session on one connection: link in its transaction, which sees the links
+        linked = await session.scalar(statement)
     return int(linked or 0)
 
 
