@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, may
@@ -81,14 +81,23 @@ async def actively_claimed(
     unknown = wanted if memo is None else wanted - memo.keys()
     if not unknown:
         return frozenset(child_id for child_id in wanted if memo and memo[child_id])
-    rows = await session.scalars(
-        select(Need.child_id)
-        .join(Claim, Claim.need_id == Need.id)
+    # For each of the children's needs, one look at its own claims (an index probe by need):
+    # a plain join would read every active claim of the provider instead, which grows with the
+    # provider's work rather than with the page.
+    one_active_claim = (
+        select(Claim.id)
         .where(
-            Need.child_id.in_(unknown),
+            Claim.need_id == Need.id,
             Claim.provider_id == principal.provider_id,
             effectively_active(),
         )
+        .limit(1)
+        .lateral("active_claim")
+    )
+    rows = await session.scalars(
+        select(Need.child_id)
+        .join(one_active_claim, true())
+        .where(Need.child_id.in_(unknown))
         .distinct()
     )
     claimed = frozenset(rows)
