@@ -25,7 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--duration", type=float, default=20.0, help="seconds per scenario")
     run.add_argument("--concurrency", type=int, default=16)
     run.add_argument("--json", dest="json_path", required=True, help="where to write the report")
-    run.add_argument("--processes", type=int, default=2, help="hub processes to start")
+    run.add_argument("--processes", type=int, default=1, help="hub processes to start")
+    run.add_argument(
+        "--workers", type=int, default=2, help="workers of each hub process (hub serve --workers)"
+    )
     run.add_argument(
         "--hub-url",
         action="append",

@@ -1,7 +1,8 @@
 """Drive HTTP load at fixed concurrency against hub processes and write a JSON report.
 
-Unless given ``--hub-url``, the run starts its own hub processes (``hub serve`` on free loopback
-ports, the requests spread over them round-robin as a load balancer would) and the floor
+Unless given ``--hub-url``, the run starts its own hub: by default one ``hub serve --workers 2``,
+the production configuration (``--processes N`` starts N of them on free loopback ports, the
+requests spread over them round-robin as a load balancer would), and the floor
 (``bench.floor``), all against the seeded database, and stops them at the end.
 """
 
@@ -50,10 +51,14 @@ class Processes:
     peak_rss: dict[int, int] = field(default_factory=dict)
 
     def sample_rss(self) -> None:
-        for process in self.hubs:
+        """Each hub process's resident memory: a ``hub serve --workers`` supervisor and each of
+        its workers count as processes of their own."""
+        for parent in self.hubs:
             with contextlib.suppress(psutil.Error):
-                rss = process.memory_info().rss
-                self.peak_rss[process.pid] = max(self.peak_rss.get(process.pid, 0), rss)
+                for process in (parent, *parent.children()):
+                    with contextlib.suppress(psutil.Error):
+                        rss = process.memory_info().rss
+                        self.peak_rss[process.pid] = max(self.peak_rss.get(process.pid, 0), rss)
 
 
 def hub_environment(database_url: str, issuer: str, data_dir: str) -> dict[str, str]:
@@ -87,6 +92,7 @@ def started(args: argparse.Namespace) -> Iterator[Processes]:
             processes = Processes(hub_urls=[f"http://127.0.0.1:{port}" for port in ports])
             for port, url in zip(ports, processes.hub_urls, strict=True):
                 command = [sys.executable, "-m", "hub.cli", "serve", "--port", str(port)]
+                command += ["--workers", str(args.workers)]
                 popen.append(subprocess.Popen(command, env=env, stdout=log, stderr=log))
                 # One at a time: the first creates the signing key the others then read.
                 wait_ready(f"{url}/readyz", popen[-1])
@@ -399,6 +405,7 @@ async def run(args: argparse.Namespace, processes: Processes) -> dict[str, Any]:
         "targets": {"county": targets.county, "province": targets.province},
         "scenarios": report,
         "hub_processes": len(hub_urls),
+        "hub_workers_per_process": None if args.hub_url else args.workers,
         "peak_rss_mb": {str(pid): round(rss / 2**20, 1) for pid, rss in processes.peak_rss.items()},
         "peak_rss_mb_max": round(max(processes.peak_rss.values(), default=0) / 2**20, 1),
     }

@@ -22,6 +22,7 @@ from hub.db.engine import create_engine, session_factory
 from hub.db.listener import Listener, listen_dsn
 from hub.db.location import resolve_database_url
 from hub.domain import events
+from hub.domain.audit_chain import run_linker
 from hub.domain.event_broker import EventBroker
 from hub.domain.sweeper import run_sweeper
 from hub.fast_path import FastPath
@@ -109,13 +110,19 @@ def create_app(
                 run_pruner(app.state.sessions, settings, settings.prune_interval_seconds),
                 name="stale-row-pruner",
             )
+        linker = None
+        if settings.audit_link_interval_seconds > 0:
+            linker = asyncio.create_task(
+                run_linker(app.state.sessions, settings.audit_link_interval_seconds),
+                name="audit-linker",
+            )
         try:
             yield
         finally:
             listening.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listening
-            for task in (sweeper, pruner):
+            for task in (sweeper, pruner, linker):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -141,6 +148,12 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+
+
+def app_from_env() -> Starlette:
+    """The application as each of ``hub serve --workers``'s processes builds it: from the
+    environment, which the command filled in before starting them."""
+    return create_app(Settings.from_env())
 
 
 def _publish(broker: EventBroker, payload: str) -> None:

@@ -21,7 +21,7 @@ from hub.app import create_app
 from hub.db import migrate as migrations
 from hub.db.engine import UnsupportedServer, create_engine, ensure_supported_server
 from hub.db.location import resolve_database_url
-from hub.secrets import id_hash_key
+from hub.secrets import id_hash_key, key_encryption_key
 from hub.settings import Settings
 from hub.vocabulary import ClaimStatus
 
@@ -72,9 +72,32 @@ def _migrated_url(settings: Settings) -> str:
     return url
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, database_url: str | None = None) -> None:
+    if settings.workers == 1:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            proxy_headers=True,
+        )
+        return
+    # Each worker process builds the application from the environment: pass on what this
+    # command decided (its options, the database it migrated), and create the keys kept in the
+    # data directory here, once, rather than racing to create them in every worker.
+    id_hash_key(settings)
+    key_encryption_key(settings)
+    os.environ.update(
+        {
+            "HUB_HOST": settings.host,
+            "HUB_PORT": str(settings.port),
+            "HUB_DATABASE_URL": database_url or resolve_database_url(settings),
+        }
+    )
     uvicorn.run(
-        create_app(settings),
+        "hub.app:app_from_env",
+        factory=True,
+        workers=settings.workers,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
@@ -92,12 +115,21 @@ def migrate() -> None:
 
 
 @cli.command()
-def serve(host: HostOption = None, port: PortOption = None) -> None:
+def serve(
+    host: HostOption = None,
+    port: PortOption = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=64, help="Server processes on the port, e.g. one per core [HUB_WORKERS]."
+        ),
+    ] = None,
+) -> None:
     """Migrate the database if needed, then serve the API."""
-    settings = settings_from_env(host=host, port=port)
+    settings = settings_from_env(host=host, port=port, workers=workers)
     _configure_logging(settings)
-    _migrated_url(settings)
-    _serve(settings)
+    url = _migrated_url(settings)
+    _serve(settings, url)
 
 
 @cli.command()

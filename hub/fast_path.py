@@ -35,6 +35,7 @@ from starlette.requests import Request
 from hub.domain import children, claims, needs, rate_limits, regions
 from hub.domain.needs import NeedOrder, NeedView
 from hub.domain.pagination import page_request
+from hub.domain.visibility import claimant_memo
 from hub.graphql_app import PREPAID
 from hub.protocol.media import JSON, negotiate
 from hub.schema.limits import check_cost
@@ -149,14 +150,20 @@ async def needs_page(
     # One session for the whole page: the loaders of the normal path open one per batch, and
     # each costs a pool checkout and a BEGIN/ROLLBACK round trip. The same domain functions
     # answer, so the same rules and tiers apply.
-    async with state.sessions() as session:
-        found = await needs.list_needs(session, principal, where, page)
-        views: list[NeedView] = list(found.items)
-        child_views = await children.children_by_ids(
-            session, principal, [view.child_id for view in views]
-        )
-        region_views = await regions.regions_by_codes(session, [view.region_code for view in views])
-        claim_views = await claims.claims_of_needs(session, principal, [view.id for view in views])
+    # Reads only, so whom the reader claims is asked once for the page, not once per kind.
+    with claimant_memo():
+        async with state.sessions() as session:
+            found = await needs.list_needs(session, principal, where, page)
+            views: list[NeedView] = list(found.items)
+            child_views = await children.children_by_ids(
+                session, principal, [view.child_id for view in views]
+            )
+            region_views = await regions.regions_by_codes(
+                session, [view.region_code for view in views]
+            )
+            claim_views = await claims.claims_of_needs(
+                session, principal, [view.id for view in views]
+            )
     found_children = [child_views.get(view.child_id) for view in views]
     found_regions = [region_views.get(view.region_code) for view in views]
     found_claims = [claim_views.get(view.id, []) for view in views]

@@ -33,6 +33,8 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     host: str = "127.0.0.1"
     port: int = 8000
+    # Server processes on the one port (``hub serve``); one per core is the usual choice.
+    workers: int = 1
     env: Environment = "prod"
     log_level: str = "INFO"
     max_page_size: int = 100
@@ -66,6 +68,9 @@ class Settings:
     sweep_interval_seconds: float = 60.0
     # How often a process deletes stale token, code and sign-in rows; 0 leaves it to `hub prune`.
     prune_interval_seconds: float = 3600.0
+    # How often each process links newly committed audit events into the hash chain; 0 leaves
+    # it to reads of the audit log (which always link first).
+    audit_link_interval_seconds: float = 1.0
     claim_max_extensions: int = 2
     # Per-category overrides of the days a claim runs before it expires, and of the window in
     # which aid of the same category from two providers counts as overlapping. Pairs rather
@@ -128,6 +133,7 @@ class Settings:
             data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
             host=env.get("HUB_HOST", cls.host),
             port=_int(env, "HUB_PORT", cls.port, minimum=0),
+            workers=_int(env, "HUB_WORKERS", cls.workers, minimum=1, maximum=64),
             env="dev" if hub_env == "dev" else "prod",
             log_level=env.get("HUB_LOG_LEVEL", cls.log_level).upper(),
             max_page_size=_int(env, "HUB_MAX_PAGE_SIZE", cls.max_page_size, minimum=1),
@@ -193,6 +199,12 @@ class Settings:
             ),
             prune_interval_seconds=_float(
                 env, "HUB_PRUNE_INTERVAL_SECONDS", cls.prune_interval_seconds, minimum=0.0
+            ),
+            audit_link_interval_seconds=_float(
+                env,
+                "HUB_AUDIT_LINK_INTERVAL_SECONDS",
+                cls.audit_link_interval_seconds,
+                minimum=0.0,
             ),
             claim_max_extensions=_int(
                 env, "HUB_CLAIM_MAX_EXTENSIONS", cls.claim_max_extensions, minimum=0

@@ -207,6 +207,13 @@ async def scalar(engine: AsyncEngine, sql: str, **params: Any) -> Any:
         return (await connection.execute(text(sql), params)).scalar_one()
 
 
+async def link_audit(engine: AsyncEngine) -> None:
+    """Link the committed audit events into the chain now, as the hub's background linker
+    would shortly, before a test reads the chain's columns itself."""
+    async with engine.begin() as connection:
+        await connection.execute(text("SELECT audit_chain_pending()"))
+
+
 async def backdate_claim(engine: AsyncEngine, claim_id: str, **intervals: str) -> None:
     """Move a claim's deadline (or promised date) into the past, as if time had passed."""
     assignments = ", ".join(

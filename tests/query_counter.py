@@ -22,3 +22,19 @@ def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+@contextlib.contextmanager
+def count_transactions(engine: AsyncEngine) -> Iterator[list[None]]:
+    """Every transaction begun on the engine: each costs a pool checkout and its own BEGIN and
+    ROLLBACK (or COMMIT) round trips."""
+    begun: list[None] = []
+
+    def record(_conn: Any) -> None:
+        begun.append(None)
+
+    event.listen(engine.sync_engine, "begin", record)
+    try:
+        yield begun
+    finally:
+        event.remove(engine.sync_engine, "begin", record)

@@ -15,7 +15,7 @@ from hub.db.engine import session_factory
 from hub.domain import audit
 from hub.domain.pagination import encode_cursor
 from hub.vocabulary import ProviderKind, Role
-from tests.coordination import a_child, a_need, claimed, scalar
+from tests.coordination import a_child, a_need, claimed, link_audit, scalar
 from tests.graphql import GraphQLClient
 from tests.world import World
 
@@ -69,6 +69,7 @@ async def test_a_changed_event_breaks_the_chain(
     gql: GraphQLClient, world: World, engine: AsyncEngine
 ) -> None:
     await some_history(gql)
+    await link_audit(engine)
     seq = await scalar(engine, "SELECT chain_seq FROM audit_events WHERE action = 'claim.made'")
     await tamper(
         engine,
@@ -86,6 +87,7 @@ async def test_a_rehashed_event_still_breaks_the_link(
 ) -> None:
     """Recomputing the changed row's own hash does not help: the next event links to the old one."""
     await some_history(gql)
+    await link_audit(engine)
     seq = await scalar(engine, "SELECT chain_seq FROM audit_events WHERE action = 'claim.made'")
     async with engine.begin() as connection:
         await connection.execute(
@@ -113,6 +115,7 @@ async def test_a_deleted_event_breaks_the_chain(
     gql: GraphQLClient, world: World, engine: AsyncEngine
 ) -> None:
     await some_history(gql)
+    await link_audit(engine)
     seq = await scalar(engine, "SELECT chain_seq FROM audit_events WHERE action = 'claim.made'")
     await tamper(engine, "DELETE FROM audit_events WHERE action = 'claim.made'")
     check = (await gql(CHAIN, as_="auditor")).ok()["auditChain"]
@@ -183,3 +186,66 @@ async def test_the_audit_log_pages_and_refuses_forged_cursors(
     assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == len(seqs) == 4
     for forged in (encode_cursor("audit", ["7"]), encode_cursor("audit", [True])):
         assert (await gql(query, {"after": forged}, as_="auditor")).codes == ["BAD_USER_INPUT"]
+
+
+async def test_an_unlinked_event_accepts_only_its_link(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    """Writers commit events unlinked; the one change the guard allows is linking, and the guard
+    computes the link itself, whatever the UPDATE said."""
+    await some_history(gql)
+    await link_audit(engine)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO audit_events (action, entity_type, entity_id, data)"
+                " VALUES ('test.late', 'test', '1', '{}')"
+            )
+        )
+    assert await scalar(engine, "SELECT count(*) FROM audit_events WHERE chain_seq IS NULL") == 1
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE audit_events SET action = 'test.other' WHERE chain_seq IS NULL")
+            )
+    last = await scalar(engine, "SELECT max(chain_seq) FROM audit_events")
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "UPDATE audit_events SET chain_seq = 999999, hash = 'forged', prev_hash = 'x'"
+                " WHERE chain_seq IS NULL"
+            )
+        )
+    assert await scalar(
+        engine, "SELECT chain_seq FROM audit_events WHERE action = 'test.late'"
+    ) == (last + 1)
+    check = (await gql(CHAIN, as_="auditor")).ok()["auditChain"]
+    assert check["intact"] is True
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE audit_events SET chain_seq = 0 WHERE action = 'test.late'")
+            )
+
+
+async def test_writers_do_not_wait_for_one_another_on_the_chain(
+    world: World, engine: AsyncEngine
+) -> None:
+    """Two writing transactions open at once both insert events: neither waits for the other
+    (before, the second waited for the first's commit), and both end up in the chain."""
+    sessions = session_factory(engine)
+    async with sessions.begin() as first:
+        audit.record(first, None, "test.first", "test", "1")
+        await first.flush()
+        async with sessions.begin() as second:
+            audit.record(second, None, "test.second", "test", "2")
+            await asyncio.wait_for(second.flush(), timeout=5)
+    async with sessions() as session:
+        auditor = Principal(
+            provider_id=world.providers["gan_bureau"],
+            provider_kind=ProviderKind.GOVERNMENT,
+            grants=(Grant(Role.AUDITOR, "360721"),),
+        )
+        check = await audit.check_chain(session, auditor)
+    assert check.intact
+    assert await scalar(engine, "SELECT count(*) FROM audit_events WHERE chain_seq IS NULL") == 0

@@ -13,6 +13,7 @@ from tests.coordination import (
     a_child,
     a_need,
     claimed,
+    link_audit,
     log,
     new_key,
     register,
@@ -166,6 +167,7 @@ async def test_merging_moves_needs_claims_and_deliveries_and_can_be_undone(
     assert {c["need"]["id"] for c in stays} == {kept_need, later_need}
     twice = await gql(UNMERGE, {"input": {"mergeId": merge["id"], "reason": "x"}}, as_="officer")
     assert twice.codes == ["CONFLICT"]
+    await link_audit(engine)
     actions = await scalar(
         engine,
         "SELECT string_agg(action, ',' ORDER BY chain_seq) FROM audit_events"

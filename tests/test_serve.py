@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 
@@ -68,4 +69,39 @@ def test_serve_migrates_serves_and_stops_cleanly(embedded_data_dir: Path, env: s
         process.wait(timeout=30)
     assert process.returncode == 0
     # The embedded server stopped with its last user.
+    assert not (embedded_data_dir / "postgres" / "postmaster.pid").exists()
+
+
+@pytest.mark.slow
+def test_serve_with_workers_runs_them_on_one_port(embedded_data_dir: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "serve", "--port", str(port), "--workers", "2"],
+        env={
+            **os.environ,
+            "HUB_DATA_DIR": str(embedded_data_dir),
+            "HUB_DATABASE_URL": "",
+            "HUB_ENV": "prod",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_ready(base, process)
+        # uvicorn spawns its workers through multiprocessing (beside a resource tracker).
+        workers = [
+            child
+            for child in psutil.Process(process.pid).children()
+            if "spawn_main" in " ".join(child.cmdline())
+        ]
+        assert len(workers) == 2
+        for _ in range(4):
+            anonymous = httpx.post(f"{base}/graphql", json={"query": "{ viewer { login } }"})
+            assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    assert process.returncode == 0
     assert not (embedded_data_dir / "postgres" / "postmaster.pid").exists()

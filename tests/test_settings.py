@@ -14,7 +14,7 @@ def test_defaults_need_no_configuration() -> None:
     settings = Settings.from_env({})
     assert settings.database_url is None  # the embedded server
     assert settings.env == "prod"
-    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8000, 1)
     assert settings.max_page_size == 100
     assert settings.data_dir.name == "hub"
 
@@ -32,8 +32,11 @@ def test_every_variable_is_read() -> None:
             "HUB_DEFAULT_PAGE_SIZE": "10",
             "HUB_DB_POOL_SIZE": "4",
             "HUB_ID_HASH_KEY": "k",
+            "HUB_WORKERS": "2",
+            "HUB_AUDIT_LINK_INTERVAL_SECONDS": "0.5",
         }
     )
+    assert (settings.workers, settings.audit_link_interval_seconds) == (2, 0.5)
     assert settings.database_url == "postgresql://hub@db:5432/hub"
     assert settings.data_dir == Path("~/hub-data").expanduser()
     assert (settings.host, settings.port, settings.env) == ("0.0.0.0", 9000, "dev")
@@ -53,6 +56,7 @@ def test_every_variable_is_read() -> None:
         ("HUB_ENV", "staging", "HUB_ENV must be 'dev' or 'prod'"),
         ("HUB_PORT", "eighty", "HUB_PORT must be a whole number"),
         ("HUB_MAX_PAGE_SIZE", "0", "HUB_MAX_PAGE_SIZE must be at least 1"),
+        ("HUB_WORKERS", "0", "HUB_WORKERS must be at least 1"),
     ],
 )
 def test_bad_values_fail_with_a_clear_message(name: str, value: str, message: str) -> None:

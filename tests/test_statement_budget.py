@@ -13,7 +13,7 @@ from bench import scenarios
 from hub.db.models import Child, Need, Region
 from hub.vocabulary import Guardianship, NeedCategory, RegionLevel, Urgency
 from tests.graphql import GraphQLClient
-from tests.query_counter import count_statements
+from tests.query_counter import count_statements, count_transactions
 from tests.registry_data import feed_settled
 from tests.test_query_count import seed_needs
 from tests.world import COUNTY, PROVINCE, TOWNSHIP, World
@@ -22,17 +22,17 @@ from tests.world import COUNTY, PROVINCE, TOWNSHIP, World
 # Each operation also pays its cost into its principal's rate limit: one upsert (the limit is
 # shared by every hub process, so it lives in the database).
 BUDGET = {
-    # principal (client, roles), the rate limit, the page, the claimant-tier checks, regions,
-    # children, claims
-    "needs_page": 9,
+    # principal (client with its roles), the rate limit, the page, the claimant-tier check
+    # (once per request), regions, children, claims
+    "needs_page": 7,
     # principal, the rate limit, the page
-    "changes_feed": 4,
+    "changes_feed": 3,
     # principal, the rate limit, the child, identity read with its access record, needs,
     # claims, region
-    "child_detail": 9,
+    "child_detail": 8,
     # principal, the rate limit, idempotency, the need locked, the claim, the ledger, the audit
     # event, the answer's objects, and the event announcing the claim to subscribers
-    "claim_need": 20,
+    "claim_need": 16,
 }
 
 
@@ -95,6 +95,33 @@ async def test_claim_need_within_budget(
     count, data = await _statements(gql, engine, scenarios.CLAIM_NEED, variables, "ngo")
     assert data["claimNeed"]["__typename"] == "ClaimNeedSuccess"  # type: ignore[index]
     assert count <= BUDGET["claim_need"], count
+
+
+# Transactions (each a pool checkout, BEGIN and ROLLBACK or COMMIT) per operation. The needs
+# page: the principal's, the rate limit's (it commits whatever the operation does), then the
+# page's. The child: the principal's, the rate limit's, the child's, and one per loader batch
+# (the identity read's commits its access record).
+TRANSACTIONS = {"needs_page": 3, "child_detail": 7}
+
+
+async def test_reads_take_few_transactions(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    await seed_needs(engine, children=3)
+    async with engine.connect() as connection:
+        child_id = (await connection.execute(select(Child.id).limit(1))).scalar_one()
+    cases = {
+        "needs_page": (scenarios.NEEDS_PAGE, {"county": COUNTY, "after": None}, "ngo"),
+        "child_detail": (
+            scenarios.CHILD_DETAIL,
+            {"id": scenarios.global_id("Child", child_id)},
+            "officer",
+        ),
+    }
+    for name, (query, variables, as_) in cases.items():
+        with count_transactions(engine) as transactions:
+            (await gql(query, variables, as_=as_)).ok()
+        assert len(transactions) <= TRANSACTIONS[name], (name, len(transactions))
 
 
 async def _seed_offset(engine: AsyncEngine, children: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.principal import Grant, Principal
@@ -18,7 +18,7 @@ from hub.db.models import (
     RoleGrant,
     TokenFamily,
 )
-from hub.vocabulary import ProviderStatus
+from hub.vocabulary import ProviderStatus, Role
 
 
 async def member_principal(
@@ -67,6 +67,20 @@ async def _live_grants(session: AsyncSession, *conditions: Any) -> tuple[Grant, 
     return tuple(Grant(role=role, jurisdiction=jurisdiction) for role, jurisdiction in rows)
 
 
+def _grants_array(*conditions: Any) -> Any:
+    """The live roles matching ``conditions`` as one array of [role, jurisdiction] pairs, to be
+    read in the same statement as the client (a correlated subquery)."""
+    return (
+        select(func.array_agg(func.jsonb_build_array(RoleGrant.role, RoleGrant.jurisdiction)))
+        .where(RoleGrant.revoked_at.is_(None), *conditions)
+        .scalar_subquery()
+    )
+
+
+def _grants_of(pairs: list[list[str]] | None) -> tuple[Grant, ...]:
+    return tuple(Grant(role=Role(role), jurisdiction=where) for role, where in pairs or ())
+
+
 async def live_client(session: AsyncSession, client_id: str) -> tuple[OAuthClient, Provider] | None:
     """The client and its provider, if the client is not revoked and the provider is active."""
     row = (
@@ -86,9 +100,9 @@ async def live_client(session: AsyncSession, client_id: str) -> tuple[OAuthClien
 async def token_principal(session: AsyncSession, claims: AccessClaims) -> Principal | str:
     """The principal an access token of the hub's own stands for, read live; or why none.
 
-    Two statements: the client with everything that could have been revoked since the token
-    was issued (client, provider, the token itself, its authorization, the member), then the
-    roles.
+    One statement: the client with everything that could have been revoked since the token
+    was issued (client, provider, the token itself, its authorization, the member) and the live
+    roles it acts with, so that every request pays a single round trip for who is asking.
     """
     revoked_token = (
         select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == claims.token_id).exists()
@@ -104,9 +118,17 @@ async def token_principal(session: AsyncSession, claims: AccessClaims) -> Princi
         .exists()
     )
     login = select(Member.login).where(Member.id == claims.member_id).scalar_subquery()
+    # A client token acts with the client's roles; a member's token with the member's roles in
+    # the client's provider.
+    whose = (
+        (RoleGrant.oauth_client_id == OAuthClient.id,)
+        if claims.member_id is None
+        else (RoleGrant.member_id == claims.member_id, RoleGrant.provider_id == Provider.id)
+    )
+    roles = _grants_array(*whose)
     row = (
         await session.execute(
-            select(OAuthClient, Provider, revoked_token, family_live, login)
+            select(OAuthClient, Provider, revoked_token, family_live, login, roles)
             .join(Provider, Provider.id == OAuthClient.provider_id)
             .where(
                 OAuthClient.client_id == claims.client_id,
@@ -117,12 +139,12 @@ async def token_principal(session: AsyncSession, claims: AccessClaims) -> Princi
     ).first()
     if row is None:
         return "the token's client was revoked, or its provider suspended"
-    client, provider, is_revoked, is_family_live, member_login = row
+    client, provider, is_revoked, is_family_live, member_login, granted = row
     if is_revoked:
         return "the access token was revoked"
     scopes = claims.scopes & frozenset(client.scopes)
+    grants = _grants_of(granted)
     if claims.member_id is None:
-        grants = await _live_grants(session, RoleGrant.oauth_client_id == client.id)
         if not grants:
             return "the client holds no live role"
         return Principal(
@@ -136,9 +158,6 @@ async def token_principal(session: AsyncSession, claims: AccessClaims) -> Princi
         )
     if claims.family_id is None or not is_family_live:
         return "the authorization behind this token was revoked"
-    grants = await _live_grants(
-        session, RoleGrant.member_id == claims.member_id, RoleGrant.provider_id == provider.id
-    )
     if member_login is None or not grants:
         return "the member holds no live role in the client's provider"
     return Principal(

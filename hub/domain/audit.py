@@ -1,7 +1,8 @@
 """Audit events, written in the same transaction as the change they describe, and read back by
 those who may: each reader sees the events of its jurisdiction; events that belong to no region
 (hub-wide ones) only platform-wide readers see. The database chains every event to the one
-before it by hashes (migration 0003); ``check_chain`` tells whether the chain still holds."""
+before it by hashes (migrations 0003 and 0006), after it commits (``audit_chain``); reads link
+what is still unlinked first. ``check_chain`` tells whether the chain still holds."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
 from hub.db.models import AuditEvent
+from hub.domain.audit_chain import link_pending
 from hub.domain.errors import Forbidden
 from hub.domain.jurisdiction import narrow, validate_prefix, within
 from hub.domain.pagination import Page, PageRequest, make_page, typed_key
@@ -83,11 +85,13 @@ async def list_events(
     if not allowed and not platform:
         raise Forbidden("reading the audit log is for auditors and platform admins")
     requested = validate_prefix(where.jurisdiction) if where.jurisdiction else None
+    await link_pending(session)
     regional = within(AuditEvent.region_code, narrow(allowed, requested))
     visible = (
         or_(regional, AuditEvent.region_code.is_(None)) if platform and not requested else regional
     )
-    query = select(AuditEvent).where(visible)
+    # An event committed after the linking above shows from the next read on, once linked.
+    query = select(AuditEvent).where(visible, AuditEvent.chain_seq.is_not(None))
     if where.action:
         query = query.where(AuditEvent.action == where.action)
     if where.entity_type:
@@ -111,10 +115,11 @@ async def list_events(
             region_code=row.region_code,
             data=row.data,
             seq=row.chain_seq,
-            prev_hash=row.prev_hash,
-            hash=row.hash,
+            prev_hash=row.prev_hash or "",
+            hash=row.hash or "",
         )
         for row in rows
+        if row.chain_seq is not None
     ]
     return make_page(views, page, CURSOR_KIND, lambda view: (view.id,))
 
@@ -149,11 +154,12 @@ async def check_chain(session: AsyncSession, principal: Principal) -> ChainCheck
         may(principal, Permission.READ_AUDIT) or may(principal, Permission.READ_PLATFORM_AUDIT)
     ):
         raise Forbidden("checking the audit log is for auditors and platform admins")
+    await link_pending(session)
     digest = func.audit_event_digest(literal_column("audit_events"))
     result = await session.stream(
-        select(AuditEvent.chain_seq, AuditEvent.prev_hash, AuditEvent.hash, digest).order_by(
-            AuditEvent.chain_seq
-        )
+        select(AuditEvent.chain_seq, AuditEvent.prev_hash, AuditEvent.hash, digest)
+        .where(AuditEvent.chain_seq.is_not(None))
+        .order_by(AuditEvent.chain_seq)
     )
     previous, expected_seq, checked = GENESIS, 1, 0
     async for seq, prev_hash, stored, recomputed in result:

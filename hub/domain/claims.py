@@ -105,7 +105,12 @@ async def _views(
     principal: Principal,
     rows: Sequence[Row[Claim, uuid.UUID, str, NeedCategory, NeedUnit | None, bool]],
 ) -> list[ClaimView]:
-    claimed = await actively_claimed(session, principal, ((row[1], row[2]) for row in rows))
+    # A provider's own claims show their detail anyway: ask about the others' children only.
+    claimed = await actively_claimed(
+        session,
+        principal,
+        ((row[1], row[2]) for row in rows if row[0].provider_id != principal.provider_id),
+    )
     views = []
     for claim, child_id, region_code, category, unit, expired in rows:
         own = claim.provider_id == principal.provider_id
@@ -307,8 +312,9 @@ async def claim_need(
         check_amount(request.quantity, "quantity")
     need = await _need_for_claiming(session, principal, request.need_id)
     # A claim past its deadline holds nothing: expire it now rather than refuse the newcomer.
-    await ledger.expire_overdue(session, need)
-    need = await ledger.locked_need(session, need.id) or need
+    if await ledger.expire_overdue(session, need):
+        # Settling the expiry changed the row: read it afresh.
+        need = await ledger.locked_need(session, need.id) or need
     payload = {
         "need_id": request.need_id,
         "quantity": request.quantity,

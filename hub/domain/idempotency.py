@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,14 +80,13 @@ async def claim_key(
 async def remember_result(
     session: AsyncSession, principal: Principal, key: str, result_id: uuid.UUID | str
 ) -> None:
-    existing = (
-        await session.execute(
-            select(IdempotencyKey).where(
-                IdempotencyKey.actor == actor_key(principal), IdempotencyKey.key == key
-            )
-        )
-    ).scalar_one()
-    existing.result_id = str(result_id)
+    """Record what the key's first request made, in one statement (the key is this
+    transaction's own: ``claim_key`` reserved it)."""
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.actor == actor_key(principal), IdempotencyKey.key == key)
+        .values(result_id=str(result_id))
+    )
 
 
 async def forget_key(session: AsyncSession, principal: Principal, key: str) -> None:

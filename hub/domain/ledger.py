@@ -122,7 +122,7 @@ async def settle(
 
     Call it after the claims changed and with the need's own pending changes flushed: it reads
     the row afresh. It writes with a statement rather than a flush, so that the audit events
-    pending in the session join the chain at commit, holding the chain's lock only that long.
+    pending in the session are inserted once, at commit.
     """
     totals = await totals_of(session, need.id)
     need = await locked_need(session, need.id) or need

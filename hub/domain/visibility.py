@@ -9,11 +9,13 @@ only the identity read itself can tell (``hub.domain.identity``), so the tier sa
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, may
@@ -43,6 +45,27 @@ def tier_for(principal: Principal, region_code: str, *, claimant: bool = False) 
     )
 
 
+# Within one read-only request: whether the principal's provider actively claims each child
+# asked about so far. A page asks for the same children three times (needs, children, claims);
+# the answer cannot change while nothing is written, so the database is asked once.
+_claimed_memo: ContextVar[dict[uuid.UUID, bool] | None] = ContextVar("claimed_memo", default=None)
+
+
+@contextmanager
+def claimant_memo() -> Iterator[None]:
+    """Remember ``actively_claimed`` answers until the block ends. Only for work that writes
+    nothing: a claim made inside the block would not be seen."""
+    token = _claimed_memo.set({})
+    try:
+        yield
+    finally:
+        # An operation abandoned half-way (a timeout, a client gone) has its block closed
+        # later, by the garbage collector, in whatever context is current then: there is
+        # nothing to undo, since the context the memo lived in ended with its request.
+        with suppress(ValueError):
+            _claimed_memo.reset(token)
+
+
 async def actively_claimed(
     session: AsyncSession,
     principal: Principal,
@@ -58,19 +81,34 @@ async def actively_claimed(
         for child_id, region_code in children
         if not may(principal, Permission.READ_CASE_DETAIL, region_code)
     }
-    if not wanted:
-        return frozenset()
-    rows = await session.scalars(
-        select(Need.child_id)
-        .join(Claim, Claim.need_id == Need.id)
+    memo = _claimed_memo.get()
+    unknown = wanted if memo is None else wanted - memo.keys()
+    if not unknown:
+        return frozenset(child_id for child_id in wanted if memo and memo[child_id])
+    # For each of the children's needs, one look at its own claims (an index probe by need):
+    # a plain join would read every active claim of the provider instead, which grows with the
+    # provider's work rather than with the page.
+    one_active_claim = (
+        select(Claim.id)
         .where(
-            Need.child_id.in_(wanted),
+            Claim.need_id == Need.id,
             Claim.provider_id == principal.provider_id,
             effectively_active(),
         )
+        .limit(1)
+        .lateral("active_claim")
+    )
+    rows = await session.scalars(
+        select(Need.child_id)
+        .join(one_active_claim, true())
+        .where(Need.child_id.in_(unknown))
         .distinct()
     )
-    return frozenset(rows)
+    claimed = frozenset(rows)
+    if memo is None:
+        return claimed
+    memo.update((child_id, child_id in claimed) for child_id in unknown)
+    return frozenset(child_id for child_id in wanted if memo[child_id])
 
 
 def visible_region(region_code: str, tier: Tier) -> str:

@@ -38,6 +38,7 @@ from hub.resolvers import trusted_documents as trusted_document_fields
 from hub.resolvers import viewer as viewer_fields
 from hub.schema.audit import AuditChainCheck, AuditEvent
 from hub.schema.children import Child
+from hub.schema.claimant_memo import ClaimantMemo
 from hub.schema.clients import ClientPayload, OAuthClient, RevokeClientPayload
 from hub.schema.context import Info
 from hub.schema.coordination import Claim, ClaimNeedResult, ClaimPayload, Delivery, DeliveryPayload
@@ -300,7 +301,7 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         types=[*ENTITIES, Claim, Delivery, ChildMerge],
-        extensions=[ErrorCodes, *(extra_extensions or [])],
+        extensions=[ErrorCodes, ClaimantMemo, *(extra_extensions or [])],
         federation_version="2.7",
     )
 
