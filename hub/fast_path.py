@@ -35,6 +35,7 @@ from starlette.requests import Request
 from hub.domain import children, claims, needs, rate_limits, regions
 from hub.domain.needs import NeedOrder, NeedView
 from hub.domain.pagination import page_request
+from hub.domain.trusted_documents import sha256_of
 from hub.domain.visibility import claimant_memo
 from hub.graphql_app import PREPAID
 from hub.protocol.media import JSON, negotiate
@@ -72,6 +73,28 @@ def _normalized(document: object) -> str | None:
 
 
 _COMPILED = {_normalized(NEEDS_PAGE)}
+# The compiled documents' hashes, as automatic persisted queries name them: a client sending the
+# hash alone is answered here, since the hub knows these documents without being told.
+_COMPILED_SHA256 = {sha256_of(NEEDS_PAGE)}
+
+
+def _asks_compiled(payload: dict[str, Any]) -> bool:
+    """Whether the request is for a compiled document, by its text or by its hash. Anything
+    doubtful (a hash that is not the text's, malformed extensions) is the normal path's to
+    refuse."""
+    extensions = payload.get("extensions")
+    persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
+    query = payload.get("query")
+    if persisted is None:
+        return _normalized(query) in _COMPILED
+    if not isinstance(persisted, dict) or persisted.get("version") != 1:
+        return False
+    sha256 = persisted.get("sha256Hash")
+    if not isinstance(sha256, str) or sha256.lower() not in _COMPILED_SHA256:
+        return False
+    return query is None or (isinstance(query, str) and sha256_of(query) == sha256.lower())
+
+
 _NEEDS_PAGE_DOCUMENT = parse(NEEDS_PAGE)
 
 
@@ -108,7 +131,7 @@ class FastPath:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:
             return None
-        if not isinstance(payload, dict) or _normalized(payload.get("query")) not in _COMPILED:
+        if not isinstance(payload, dict) or not _asks_compiled(payload):
             return None
         if payload.get("operationName") not in (None, "NeedsPage"):
             return None  # the normal path says there is no such operation

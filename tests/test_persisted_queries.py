@@ -16,11 +16,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from bench.scenarios import NEEDS_PAGE
 from hub.app import create_app
 from hub.db.models import PersistedDocument
 from hub.protocol.persisted_queries import PersistedQueries
 from hub.settings import Settings
 from tests.auth import Tokens
+from tests.test_query_count import seed_needs
+from tests.world import COUNTY, World
 
 ME = "query Me { viewer { login } }"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -201,3 +204,28 @@ async def test_the_per_process_cache_is_bounded(app: Starlette) -> None:
     assert len(store._cache) == 3
     # Dropped from memory, still found in the database.
     assert await store.find(sha256("query Q0 { __typename }")) == "query Q0 { __typename }"
+
+
+async def test_the_compiled_needs_page_answers_its_hash_without_being_sent_it(
+    http: httpx.AsyncClient, tokens: Tokens, engine: AsyncEngine, world: World
+) -> None:
+    await seed_needs(engine, children=3)
+    client = ApolloClient(http, await tokens.member("ngo"))
+    variables = {"county": COUNTY, "after": None}
+    # Nothing was ever registered, yet the hash alone is answered: the hub knows its compiled
+    # documents. The answer is the one the document itself gets.
+    by_hash = await client.post({"extensions": persisted(NEEDS_PAGE), "variables": variables})
+    by_text = await client.post({"query": NEEDS_PAGE, "variables": variables})
+    assert by_hash.status_code == 200 and len(by_hash.json()["data"]["needs"]["edges"]) == 6
+    assert by_hash.json() == by_text.json()
+    assert await kept(engine) == 0
+    # A hash that is not the text's is refused, as for any other document.
+    wrong = await client.post(
+        {"query": NEEDS_PAGE, "extensions": persisted(ME), "variables": variables}
+    )
+    assert codes(wrong) == ["PERSISTED_QUERY_HASH_MISMATCH"]
+    # Malformed extensions are the normal path's to refuse, compiled document or not.
+    refused = await client.post(
+        {"extensions": persisted(NEEDS_PAGE, version=2), "variables": variables}
+    )
+    assert codes(refused) == ["PERSISTED_QUERY_INVALID"]
