@@ -32,6 +32,7 @@ from hub.db.engine import async_url, create_engine
 from hub.domain import identity
 from hub.settings import Settings
 from tests.auth import Tokens
+from tests.db_state import truncate
 from tests.graphql import GraphQLClient
 from tests.world import World, build_world
 
@@ -100,7 +101,7 @@ async def clean_database(request: pytest.FixtureRequest) -> None:
         ).scalars()
         names = ", ".join(f'"{name}"' for name in tables)
         if names:
-            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            await truncate(connection, names)
 
 
 TEST_SETTINGS = {

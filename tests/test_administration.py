@@ -19,6 +19,7 @@ from hub.demo.access import seed_access
 from hub.domain import identity
 from hub.settings import Settings
 from hub.vocabulary import ConsentScope
+from tests.db_state import truncate
 from tests.graphql import GraphQLClient
 from tests.test_object_level import open_need, register
 from tests.world import COUNTY, OTHER_COUNTY, VILLAGE, World
@@ -330,7 +331,7 @@ async def test_demo_access_gives_every_member_a_way_in(
     engine: AsyncEngine, settings: Settings, http: httpx.AsyncClient, gql: GraphQLClient
 ) -> None:
     async with engine.begin() as connection:
-        await connection.execute(text("TRUNCATE regions, providers, members CASCADE"))
+        await truncate(connection, "regions, providers, members")
     summary = await seed_demo(engine, id_hash_key=b"k" * 32, children=60)
     assert summary is not None
     access = await seed_access(engine, settings, summary.members)

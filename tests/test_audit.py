@@ -34,6 +34,9 @@ async def test_the_database_refuses_to_change_or_delete_events(
     for statement in (
         "UPDATE audit_events SET action = 'nothing.happened'",
         "DELETE FROM audit_events WHERE action = 'claim.made'",
+        "TRUNCATE audit_events",
+        # Emptying the tables the log names would take the log with it.
+        "TRUNCATE members, providers CASCADE",
     ):
         with pytest.raises(DBAPIError, match="append-only"):
             async with engine.begin() as connection:

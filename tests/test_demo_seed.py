@@ -23,6 +23,7 @@ from hub.vocabulary import (
     Role,
     Urgency,
 )
+from tests.db_state import truncate
 
 KEY = b"demo-test-key-0123456789abcdef!!"
 SMALL = 200
@@ -258,11 +259,10 @@ async def test_the_same_seed_gives_the_same_people(engine: AsyncEngine) -> None:
     first = await seed_demo(engine, id_hash_key=KEY, children=SMALL)
     names = await column(engine, "SELECT full_name FROM child_identities ORDER BY child_id")
     async with engine.begin() as connection:
-        await connection.execute(
-            text(
-                "TRUNCATE audit_events, needs, guardian_consents, child_identities, children,"
-                " role_grants, members, providers, regions CASCADE"
-            )
+        await truncate(
+            connection,
+            "audit_events, needs, guardian_consents, child_identities, children,"
+            " role_grants, members, providers, regions",
         )
     second = await seed_demo(engine, id_hash_key=KEY, children=SMALL)
     assert first == second
