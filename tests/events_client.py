@@ -21,7 +21,7 @@ PROTOCOL = "graphql-transport-ws"
 NEED_EVENTS = """
 subscription($jurisdiction: String, $categories: [NeedCategory!]) {
   needEvents(jurisdiction: $jurisdiction, categories: $categories) {
-    kind at need { id status category description region { code } }
+    kind at need { id status version category urgency description region { code } }
   }
 }
 """

@@ -40,13 +40,30 @@ from tests.coordination import (
 )
 from tests.events_client import EventStream, Rejected, served, subscribed
 from tests.graphql import GraphQLClient
-from tests.world import COUNTY, FOREIGN_VILLAGE, World
+from tests.query_counter import count_statements
+from tests.world import (
+    COUNTY,
+    FOREIGN_VILLAGE,
+    OTHER_COUNTY,
+    OTHER_VILLAGE_SAME_TOWNSHIP,
+    VILLAGE,
+    World,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE_SIZE = 4
 
 CANCEL = """
 mutation($input: CancelNeedInput!) { cancelNeed(input: $input) { need { id status } } }
+"""
+UPDATE = """
+mutation($input: UpdateNeedInput!) { updateNeed(input: $input) { need { id version } } }
+"""
+MERGE = """
+mutation($input: MergeChildrenInput!) { mergeChildren(input: $input) { merge { id } } }
+"""
+UNMERGE = """
+mutation($input: UnmergeChildrenInput!) { unmergeChildren(input: $input) { merge { id } } }
 """
 
 
@@ -239,6 +256,165 @@ async def test_the_payload_is_the_need_as_the_subscriber_may_see_it(
     assert seen_by_officer["need"]["region"]["code"] == "360721101201"
     assert seen_by_business["need"]["description"] is None
     assert seen_by_business["need"]["region"]["code"] == COUNTY
+
+
+async def test_an_update_reaches_followers_of_the_county_only(
+    app: Starlette, hub: str, gql: GraphQLClient, tokens: Tokens
+) -> None:
+    child = await a_child(gql)
+    need = await a_need(gql, child, category="MATERIAL", urgency="MEDIUM")
+    county = subscribed(hub, await tokens.member("ngo"), variables={"jurisdiction": COUNTY})
+    elsewhere = subscribed(hub, await tokens.member("foreign_ngo"))
+    material = subscribed(
+        hub, await tokens.member("ngo_worker"), variables={"categories": ["MATERIAL"]}
+    )
+    async with county as stream, elsewhere as foreign, material as material_stream:
+        await subscribers(app, 3)
+        critical = await gql(
+            UPDATE, {"input": {"id": need, "version": 1, "urgency": "CRITICAL"}}, as_="officer"
+        )
+        critical.ok()
+        event = await expect(stream, "UPDATED", need)
+        assert (event["need"]["urgency"], event["need"]["version"]) == ("CRITICAL", 2)
+        await expect(material_stream, "UPDATED", need)
+
+        # Refused changes announce nothing: a stale version, input that is not valid.
+        stale = await gql(
+            UPDATE, {"input": {"id": need, "version": 1, "urgency": "LOW"}}, as_="officer"
+        )
+        assert stale.codes == ["STALE_VERSION"]
+        blank = await gql(
+            UPDATE, {"input": {"id": need, "version": 2, "description": " "}}, as_="officer"
+        )
+        assert blank.codes == ["BAD_USER_INPUT"]
+        assert await stream.quiet()
+
+        # A need moved to another category is news to those who followed its old one.
+        recategorised = await gql(
+            UPDATE, {"input": {"id": need, "version": 2, "category": "EDUCATION"}}, as_="officer"
+        )
+        recategorised.ok()
+        assert (await expect(material_stream, "UPDATED", need))["need"]["category"] == "EDUCATION"
+        await expect(stream, "UPDATED", need)
+        # The other county hears of none of it.
+        assert await foreign.quiet() and await stream.quiet() and await material_stream.quiet()
+
+
+async def moves(stream: EventStream, count: int) -> dict[str, str]:
+    """The next ``count`` events, all moves: need id -> the region code the subscriber sees."""
+    seen = {}
+    for _ in range(count):
+        event = await stream.next_event()
+        assert event["kind"] == "MOVED", event
+        seen[event["need"]["id"]] = event["need"]["region"]["code"]
+    return seen
+
+
+async def test_a_merge_and_its_undoing_announce_the_needs_that_moved(
+    app: Starlette, hub: str, gql: GraphQLClient, tokens: Tokens
+) -> None:
+    keep = await a_child(gql, "王小明")
+    duplicate = await a_child(gql, "王晓明", village=OTHER_VILLAGE_SAME_TOWNSHIP)
+    moving = {
+        await a_need(gql, duplicate, category="MATERIAL"),
+        await a_need(gql, duplicate, category="EDUCATION"),
+    }
+    staying = await a_need(gql, keep)
+    old_village = subscribed(
+        hub,
+        await tokens.member("director"),
+        variables={"jurisdiction": OTHER_VILLAGE_SAME_TOWNSHIP},
+    )
+    new_village = subscribed(
+        hub, await tokens.member("officer"), variables={"jurisdiction": VILLAGE}
+    )
+    async with old_village as old, new_village as new:
+        await subscribers(app, 2)
+        merged = await gql(
+            MERGE,
+            {"input": {"keepId": keep, "mergeId": duplicate, "reason": "同一儿童，村名登记有误"}},
+            as_="officer",
+        )
+        merge_id = merged.ok()["mergeChildren"]["merge"]["id"]
+        # Both sides hear of each need that moved, as it is now: in the kept child's village.
+        assert await moves(old, 2) == dict.fromkeys(moving, VILLAGE)
+        assert await moves(new, 2) == dict.fromkeys(moving, VILLAGE)
+        assert staying not in moving
+        assert await old.quiet() and await new.quiet()
+
+        undone = await gql(
+            UNMERGE, {"input": {"mergeId": merge_id, "reason": "核实后确为两名儿童"}}, as_="officer"
+        )
+        undone.ok()
+        assert await moves(old, 2) == dict.fromkeys(moving, OTHER_VILLAGE_SAME_TOWNSHIP)
+        assert await moves(new, 2) == dict.fromkeys(moving, OTHER_VILLAGE_SAME_TOWNSHIP)
+        # Undoing it again is refused, and announces nothing.
+        twice = await gql(
+            UNMERGE, {"input": {"mergeId": merge_id, "reason": "再次"}}, as_="officer"
+        )
+        assert twice.codes == ["CONFLICT"]
+        assert await old.quiet() and await new.quiet()
+
+
+async def test_a_need_moved_out_of_reach_does_not_say_where_it_went(
+    app: Starlette, hub: str, gql: GraphQLClient, tokens: Tokens, engine: AsyncEngine, world: World
+) -> None:
+    # The officer may now act in both counties, so can merge a child across them.
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO role_grants (member_id, provider_id, role, jurisdiction)"
+                " SELECT member_id, provider_id, role, :other FROM role_grants"
+                " WHERE member_id = :member"
+            ),
+            {"other": OTHER_COUNTY, "member": world.members["officer"]},
+        )
+    keep = await a_child(gql, "王小明")
+    duplicate = await a_child(gql, "王晓明", village=FOREIGN_VILLAGE, as_="foreign_officer")
+    need = await a_need(gql, duplicate, as_="foreign_officer")
+    here = subscribed(hub, await tokens.member("ngo"))
+    there = subscribed(hub, await tokens.member("foreign_ngo"))
+    async with here as ours, there as theirs:
+        await subscribers(app, 2)
+        merged = await gql(
+            MERGE,
+            {"input": {"keepId": keep, "mergeId": duplicate, "reason": "同一儿童，随父母迁居"}},
+            as_="officer",
+        )
+        merge_id = merged.ok()["mergeChildren"]["merge"]["id"]
+        # Its new county hears of it; its old one, which may no longer see it, hears nothing.
+        assert await moves(ours, 1) == {need: COUNTY}
+        assert await theirs.quiet()
+
+        undone = await gql(
+            UNMERGE, {"input": {"mergeId": merge_id, "reason": "核实后确为两名儿童"}}, as_="officer"
+        )
+        undone.ok()
+        assert await moves(theirs, 1) == {need: OTHER_COUNTY}
+        assert await ours.quiet()
+
+
+async def test_a_merge_announces_every_moved_need_in_one_statement(
+    gql: GraphQLClient, engine: AsyncEngine
+) -> None:
+    async def merge_statements(needs: int) -> list[str]:
+        keep = await a_child(gql, "王小明")
+        duplicate = await a_child(gql, "王晓明")
+        for _ in range(needs):
+            await a_need(gql, duplicate)
+        with count_statements(engine) as statements:
+            merged = await gql(
+                MERGE,
+                {"input": {"keepId": keep, "mergeId": duplicate, "reason": "同一儿童"}},
+                as_="officer",
+            )
+        merged.ok()
+        return statements
+
+    one, many = await merge_statements(1), await merge_statements(5)
+    assert len(many) == len(one)
+    assert [s for s in many if "pg_notify" in s] == [s for s in one if "pg_notify" in s]
+    assert len([s for s in many if "pg_notify" in s]) == 1
 
 
 @pytest.mark.parametrize(
@@ -488,3 +664,25 @@ async def test_a_claim_on_one_process_reaches_a_subscriber_on_another(
         await asyncio.sleep(0.5)
         opened = await a_need(gql, child, category="EDUCATION")
         await expect(there_stream, "OPENED", opened)
+
+
+@pytest.mark.slow
+async def test_an_update_on_one_process_reaches_a_subscriber_on_another(
+    app: Starlette, hub: str, other_hub: str, gql: GraphQLClient, tokens: Tokens
+) -> None:
+    need = await a_need(gql, await a_child(gql), urgency="LOW")
+    county = {"jurisdiction": COUNTY}
+    async with subscribed(hub, await tokens.member("ngo"), variables=county) as here:
+        await subscribers(app, 1)
+        async with httpx.AsyncClient(base_url=f"http://{other_hub}") as there:
+            response = await there.post(
+                "/graphql",
+                json={
+                    "query": UPDATE,
+                    "variables": {"input": {"id": need, "version": 1, "urgency": "CRITICAL"}},
+                },
+                headers={"Authorization": f"Bearer {await tokens.member('officer')}"},
+            )
+        assert response.json()["data"]["updateNeed"]["need"]["version"] == 2
+        updated = await expect(here, "UPDATED", need)
+        assert updated["need"]["urgency"] == "CRITICAL"

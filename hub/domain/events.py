@@ -1,22 +1,25 @@
 """Need events: what happened to a need, announced to every hub process, and who may hear it.
 
-A transition announces itself with ``emit`` inside the transaction that makes it. PostgreSQL
-delivers a NOTIFY only when that transaction commits, so a rolled-back change announces nothing
-and a listener never hears of a change it cannot yet read. The payload is small and carries no
-personal data: the need's id, what happened, its region and category, and when. Every listener
-decides for each subscriber whether it may see the need (``hub.domain.subscriptions``).
+A change announces itself with ``emit`` (or ``announce``, for several needs at once) inside the
+transaction that makes it. PostgreSQL delivers a NOTIFY only when that transaction commits, so a
+rolled-back change announces nothing and a listener never hears of a change it cannot yet read. The
+payload is small and carries no personal data: the need's id, what happened, its region and
+category, and when; for a change of region or category (a merge moving needs, an update), also the
+ones it had before, so that a subscriber following either side hears of it. Every listener decides
+for each subscriber whether it may see the need as it is now (``hub.domain.subscriptions``).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import ARRAY, Text, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Need
@@ -37,6 +40,8 @@ class NeedEventKind(StrEnum):
     EXPIRED = "expired"
     FULFILLED = "fulfilled"
     CANCELLED = "cancelled"
+    UPDATED = "updated"
+    MOVED = "moved"
 
 
 @dataclass(frozen=True)
@@ -46,17 +51,24 @@ class NeedEvent:
     region_code: str
     category: NeedCategory
     at: datetime
+    # What the need was before, when this event changed it (None: unchanged). Only for matching
+    # subscribers' filters: nobody is shown where a need was.
+    previous_region_code: str | None = None
+    previous_category: NeedCategory | None = None
 
     def payload(self) -> str:
-        return orjson.dumps(
-            {
-                "need": str(self.need_id),
-                "kind": self.kind.value,
-                "region": self.region_code,
-                "category": self.category.value,
-                "at": self.at.isoformat(),
-            }
-        ).decode()
+        data = {
+            "need": str(self.need_id),
+            "kind": self.kind.value,
+            "region": self.region_code,
+            "category": self.category.value,
+            "at": self.at.isoformat(),
+        }
+        if self.previous_region_code is not None:
+            data["previous_region"] = self.previous_region_code
+        if self.previous_category is not None:
+            data["previous_category"] = self.previous_category.value
+        return orjson.dumps(data).decode()
 
     @classmethod
     def parse(cls, payload: str) -> NeedEvent | None:
@@ -70,17 +82,53 @@ class NeedEvent:
                 region_code=str(data["region"]),
                 category=NeedCategory(data["category"]),
                 at=datetime.fromisoformat(data["at"]),
+                previous_region_code=(
+                    None if data.get("previous_region") is None else str(data["previous_region"])
+                ),
+                previous_category=(
+                    None
+                    if data.get("previous_category") is None
+                    else NeedCategory(data["previous_category"])
+                ),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             logger.warning("ignored an unreadable need event: %.200s", payload)
             return None
 
 
+def event_for(
+    need: Need, kind: NeedEventKind, *, previous_category: NeedCategory | None = None
+) -> NeedEvent:
+    """``kind`` for ``need`` as it is now; its previous category only if this changed it."""
+    changed = previous_category is not None and previous_category is not need.category
+    return NeedEvent(
+        need.id,
+        kind,
+        need.region_code,
+        need.category,
+        utcnow(),
+        previous_category=previous_category if changed else None,
+    )
+
+
 async def emit(session: AsyncSession, need: Need, kind: NeedEventKind) -> None:
-    """Announce ``kind`` for ``need`` when, and only if, the session's transaction commits.
+    """Announce ``kind`` for ``need`` when, and only if, the session's transaction commits."""
+    await announce(session, [event_for(need, kind)])
+
+
+_NOTIFY_EACH = text(
+    "SELECT pg_notify(:channel, payload) FROM unnest(:payloads) AS payload"
+).bindparams(bindparam("payloads", type_=ARRAY(Text)))
+
+
+async def announce(session: AsyncSession, events: Sequence[NeedEvent]) -> None:
+    """Announce ``events`` when, and only if, the session's transaction commits: one statement
+    however many there are (a merge moves all of a child's needs at once).
 
     PostgreSQL folds identical notifications of one transaction into one; ``at`` keeps
     distinct events apart, and folding true duplicates loses nothing.
     """
-    event = NeedEvent(need.id, kind, need.region_code, need.category, utcnow())
-    await session.execute(select(func.pg_notify(CHANNEL, event.payload())))
+    if events:
+        await session.execute(
+            _NOTIFY_EACH, {"channel": CHANNEL, "payloads": [event.payload() for event in events]}
+        )

@@ -3,7 +3,8 @@
 The needs of the merged record move to the kept one, and with them their claims and deliveries
 (which hang off the needs). The merged record stays, marked as merged, so that its history and
 identity remain; the merge remembers exactly which needs moved, so that an official can undo it
-without taking along needs opened on the kept record since.
+without taking along needs opened on the kept record since. Each need that moves is announced
+(``MOVED``) in the same transaction, to subscribers of its old region and of its new one.
 """
 
 from __future__ import annotations
@@ -13,16 +14,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, Update, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
 from hub.db.models import Child, ChildMerge, Need
-from hub.domain import audit, idempotency
+from hub.domain import audit, events, idempotency
 from hub.domain.claims import check_reason
 from hub.domain.clock import utcnow
 from hub.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hub.domain.events import NeedEvent, NeedEventKind
 from hub.domain.jurisdiction import within
 from hub.vocabulary import ChildStatus
 
@@ -91,6 +93,51 @@ async def _locked_children(
     return children
 
 
+async def _locked_regions(
+    session: AsyncSession, which: ColumnElement[bool]
+) -> dict[uuid.UUID, str]:
+    """The needs ``which`` selects, locked in id order, with the region each is in now."""
+    rows = await session.execute(
+        select(Need.id, Need.region_code).where(which).order_by(Need.id).with_for_update()
+    )
+    return {need_id: region_code for need_id, region_code in rows}
+
+
+async def _moved(
+    session: AsyncSession,
+    moving: Update,
+    child_id: uuid.UUID,
+    region_code: str,
+    was: dict[uuid.UUID, str],
+) -> list[uuid.UUID]:
+    """Move the needs ``moving`` selects to the child (and its region), announcing each move
+    in this transaction; the ids of those moved."""
+    rows = (
+        await session.execute(
+            moving.values(
+                child_id=child_id,
+                region_code=region_code,
+                version=Need.version + 1,
+                updated_at=func.now(),
+            ).returning(Need.id, Need.category)
+        )
+    ).all()
+    at = utcnow()
+    moves = [
+        NeedEvent(
+            need_id,
+            NeedEventKind.MOVED,
+            region_code,
+            category,
+            at,
+            previous_region_code=None if was[need_id] == region_code else was[need_id],
+        )
+        for need_id, category in rows
+    ]
+    await events.announce(session, moves)
+    return [move.need_id for move in moves]
+
+
 async def merge_children(
     session: AsyncSession,
     principal: Principal,
@@ -124,21 +171,9 @@ async def merge_children(
         if child.status is not ChildStatus.ACTIVE:
             raise Conflict(f"child {child.code} was already merged into another record")
     # Lock the needs before moving them: claims and deliveries lock their need first too.
-    await session.execute(
-        select(Need.id).where(Need.child_id == merged.id).order_by(Need.id).with_for_update()
-    )
-    moved = list(
-        await session.scalars(
-            update(Need)
-            .where(Need.child_id == merged.id)
-            .values(
-                child_id=kept.id,
-                region_code=kept.region_code,
-                version=Need.version + 1,
-                updated_at=func.now(),
-            )
-            .returning(Need.id)
-        )
+    was = await _locked_regions(session, Need.child_id == merged.id)
+    moved = await _moved(
+        session, update(Need).where(Need.child_id == merged.id), kept.id, kept.region_code, was
     )
     merged.status = ChildStatus.MERGED
     merged.merged_into_id = kept.id
@@ -199,21 +234,13 @@ async def undo_merge(
     if merge.undone_at is not None:
         raise Conflict("this merge was already undone")
     kept, merged = children[merge.kept_child_id], children[merge.merged_child_id]
-    await session.execute(
-        select(Need.id).where(Need.id.in_(merge.moved_need_ids)).order_by(Need.id).with_for_update()
-    )
-    returned = list(
-        await session.scalars(
-            update(Need)
-            .where(Need.id.in_(merge.moved_need_ids), Need.child_id == kept.id)
-            .values(
-                child_id=merged.id,
-                region_code=merged.region_code,
-                version=Need.version + 1,
-                updated_at=func.now(),
-            )
-            .returning(Need.id)
-        )
+    was = await _locked_regions(session, Need.id.in_(merge.moved_need_ids))
+    returned = await _moved(
+        session,
+        update(Need).where(Need.id.in_(merge.moved_need_ids), Need.child_id == kept.id),
+        merged.id,
+        merged.region_code,
+        was,
     )
     merged.status = ChildStatus.ACTIVE
     merged.merged_into_id = None

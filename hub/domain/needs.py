@@ -432,6 +432,7 @@ async def update_need(session: AsyncSession, principal: Principal, patch: NeedPa
     _check_quantity(changes.get("quantity", need.quantity), changes.get("unit", need.unit))
     if "due_date" in changes:
         _check_due_date(changes["due_date"])
+    previous_category = need.category
     for name, value in changes.items():
         setattr(need, name, value)
     need.version += 1
@@ -446,6 +447,10 @@ async def update_need(session: AsyncSession, principal: Principal, patch: NeedPa
         region_code=need.region_code,
     )
     await session.flush()
+    await events.announce(
+        session,
+        [events.event_for(need, events.NeedEventKind.UPDATED, previous_category=previous_category)],
+    )
     return view_of(need, principal)
 
 

@@ -27,9 +27,19 @@ class EventFilter:
     categories: frozenset[NeedCategory] = frozenset()
 
     def matches(self, event: NeedEvent) -> bool:
-        if self.jurisdiction is not None and not event.region_code.startswith(self.jurisdiction):
+        """Whether the need, as it is now or as it was before this event, is one asked for:
+        a need moved out of the jurisdiction, or changed to another category, is still news
+        to those who followed it there (if they may see it now)."""
+        before = (
+            event.previous_region_code or event.region_code,
+            event.previous_category or event.category,
+        )
+        return self._wants(event.region_code, event.category) or self._wants(*before)
+
+    def _wants(self, region_code: str, category: NeedCategory) -> bool:
+        if self.jurisdiction is not None and not region_code.startswith(self.jurisdiction):
             return False
-        return not self.categories or event.category in self.categories
+        return not self.categories or category in self.categories
 
 
 def may_follow(principal: Principal, jurisdiction: str | None) -> bool:
