@@ -113,6 +113,9 @@ TEST_SETTINGS = {
     # No background sweeper: tests that need one start it themselves, so expiry stays explicit.
     "sweep_interval_seconds": 0,
     "prune_interval_seconds": 0,
+    # Nor a background audit linker, whose statements would land in other tests' statement
+    # counts: reads of the audit log link first, and tests/test_audit.py runs the linker itself.
+    "audit_link_interval_seconds": 0,
 }
 
 

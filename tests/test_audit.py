@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 
 import pytest
+from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.app import create_app
 from hub.auth.principal import Grant, Principal
 from hub.db.engine import session_factory
 from hub.domain import audit
 from hub.domain.pagination import encode_cursor
+from hub.settings import Settings
 from hub.vocabulary import ProviderKind, Role
 from tests.coordination import a_child, a_need, claimed, link_audit, scalar
 from tests.graphql import GraphQLClient
@@ -252,3 +256,19 @@ async def test_writers_do_not_wait_for_one_another_on_the_chain(
         check = await audit.check_chain(session, auditor)
     assert check.intact
     assert await scalar(engine, "SELECT count(*) FROM audit_events WHERE chain_seq IS NULL") == 0
+
+
+async def test_every_hub_links_committed_events_in_the_background(
+    gql: GraphQLClient, world: World, engine: AsyncEngine, settings: Settings
+) -> None:
+    await some_history(gql)
+    unlinked = "SELECT count(*) FROM audit_events WHERE chain_seq IS NULL"
+    assert await scalar(engine, unlinked) > 0  # the test app links nothing by itself
+    linking = dataclasses.replace(settings, audit_link_interval_seconds=0.1)
+    async with LifespanManager(create_app(linking, engine=engine)):
+        for _ in range(100):
+            if await scalar(engine, unlinked) == 0:
+                break
+            await asyncio.sleep(0.1)
+    assert await scalar(engine, unlinked) == 0
+    assert (await gql(CHAIN, as_="auditor")).ok()["auditChain"]["intact"]
