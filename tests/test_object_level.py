@@ -93,6 +93,8 @@ READS = {
     "{ fullName } } } }",
     "identity": 'query($id: ID!) { child(id: $id) { identity(purpose: "visit") { fullName } } }',
     "access_log": "query($id: ID!) { accessLog(childId: $id) { edges { node { purpose } } } }",
+    "likely_duplicates": "query($id: ID!) { child(id: $id) { likelyDuplicates { child { code } } "
+    "} }",
 }
 
 
@@ -102,6 +104,7 @@ PATHS = [
     ("child", "aliases"),
     ("child", "identity"),
     ("child", "access_log"),
+    ("child", "likely_duplicates"),
     ("need", "need"),
     ("need", "node"),
     ("need", "nested"),

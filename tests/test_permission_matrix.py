@@ -51,6 +51,7 @@ from hub.domain import (
     children,
     claims,
     clients,
+    dedup,
     deliveries,
     identity,
     members,
@@ -396,13 +397,65 @@ def test_every_permission_is_exercised() -> None:
     assert set(EXERCISES) == set(Permission)
 
 
+async def _twin(session: AsyncSession, s: Scene, where: str) -> uuid.UUID:
+    """A homophone of the scene's child, of its village and birth date: a likely duplicate."""
+    child = await session.get(Child, s.children[where])
+    assert child is not None
+    twin_id = uuid.uuid4()
+    await session.execute(
+        insert(Child).values(
+            id=twin_id,
+            code=f"C-{where}-{twin_id.hex[:8]}",
+            region_code=child.region_code,
+            birth_date=child.birth_date,
+            guardianship=Guardianship.GRANDPARENTS,
+            father_away=True,
+            mother_away=True,
+        )
+    )
+    await session.execute(
+        insert(ChildIdentity).values(
+            child_id=twin_id, full_name="王晓明", name_pinyin="wang xiao ming"
+        )
+    )
+    return twin_id
+
+
+async def _list_likely_duplicates(
+    session: AsyncSession, p: Principal, s: Scene, where: str
+) -> bool:
+    await _twin(session, s, where)
+    found = await dedup.list_likely_duplicates(session, p, s.counties[where], PageRequest(first=10))
+    return bool(found.items)
+
+
+async def _likely_duplicates_of_child(
+    session: AsyncSession, p: Principal, s: Scene, where: str
+) -> bool:
+    await _twin(session, s, where)
+    return bool(await dedup.likely_duplicates_of(session, p, [s.children[where]]))
+
+
+# More operations behind a permission already exercised above, held to the same expectation.
+ALSO_GUARDED: dict[str, tuple[Permission, Exercise]] = {
+    "likely_duplicates": (Permission.READ_IDENTITY, _list_likely_duplicates),
+    "child_likely_duplicates": (Permission.READ_IDENTITY, _likely_duplicates_of_child),
+}
+
+
 async def attempt(
-    engine: AsyncEngine, principal: Principal, scene: Scene, permission: Permission, where: str
+    engine: AsyncEngine,
+    principal: Principal,
+    scene: Scene,
+    permission: Permission,
+    where: str,
+    exercise: Exercise | None = None,
 ) -> bool:
     sessions = session_factory(engine)
     try:
         async with sessions.begin() as session:
-            return await EXERCISES[permission](session, principal, scene, where)
+            run = exercise or EXERCISES[permission]
+            return await run(session, principal, scene, where)
     except DomainError:
         return False
 
@@ -481,3 +534,44 @@ async def test_a_client_with_only_what_it_needs_is_allowed(
     needed = {permission.value, Permission.READ_REGISTER.value, Permission.MANAGE_MEMBERS.value}
     principal = await principal_for(engine, role, needed)
     assert await attempt(engine, principal, scene, permission, INSIDE)
+
+
+ALSO_MATRIX = [
+    pytest.param(role, operation, where, id=f"{role.value}-{operation}-{where}")
+    for role in Role
+    for operation in ALSO_GUARDED
+    for where in (INSIDE, OUTSIDE)
+]
+
+
+@pytest.mark.parametrize(("role", "operation", "where"), ALSO_MATRIX)
+async def test_matrix_of_operations_behind_an_exercised_permission(
+    engine: AsyncEngine, settings: Settings, role: Role, operation: str, where: str
+) -> None:
+    permission, exercise = ALSO_GUARDED[operation]
+    scene = await build_scene(engine, settings)
+    principal = await principal_for(engine, role, None)
+    allowed = await attempt(engine, principal, scene, permission, where, exercise)
+    assert allowed is expected(role, permission, where, None)
+
+
+ALSO_NARROWED = [
+    pytest.param(role, operation, id=f"{role.value}-{operation}")
+    for role in Role
+    for operation, (permission, _) in ALSO_GUARDED.items()
+    if expected(role, permission, INSIDE, None)
+]
+
+
+@pytest.mark.parametrize(("role", "operation"), ALSO_NARROWED)
+async def test_operations_behind_an_exercised_permission_follow_the_client_scopes(
+    engine: AsyncEngine, settings: Settings, role: Role, operation: str
+) -> None:
+    permission, exercise = ALSO_GUARDED[operation]
+    scene = await build_scene(engine, settings)
+    without = [scope for scope in ALL_SCOPES if scope != permission.value]
+    narrowed = await principal_for(engine, role, without)
+    assert not await attempt(engine, narrowed, scene, permission, INSIDE, exercise)
+    needed = {permission.value, Permission.READ_REGISTER.value}
+    enough = await principal_for(engine, role, needed)
+    assert await attempt(engine, enough, scene, permission, INSIDE, exercise)

@@ -25,6 +25,16 @@ class Page(Generic[T]):
     items: Sequence[T]
     cursors: Sequence[str]
     has_next_page: bool
+    # Where the next page starts when the list was read past its last item: a list filtered
+    # after reading (candidates compared in Python) stops at a bound, perhaps with few items or
+    # none, and goes on from there rather than reading the same rows again.
+    read_to: str | None = None
+
+    @property
+    def end_cursor(self) -> str | None:
+        if self.read_to is not None:
+            return self.read_to
+        return self.cursors[-1] if self.cursors else None
 
 
 def encode_cursor(kind: str, key: Sequence[Any]) -> str:

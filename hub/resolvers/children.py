@@ -11,9 +11,10 @@ from hub.resolvers.ids import uuid_of
 from hub.resolvers.paging import page_of
 from hub.schema.children import Child
 from hub.schema.context import Info
+from hub.schema.dedup import LikelyDuplicate
 from hub.schema.inputs import ChildFilter, RegisterChildInput, UpdateChildInput
 from hub.schema.pagination import Connection, connection_of
-from hub.schema.payloads import ChildPayload, LikelyDuplicate
+from hub.schema.payloads import ChildPayload
 
 
 async def resolve_children(
@@ -84,10 +85,7 @@ async def register_child(
         duplicates = await dedup.likely_duplicates(session, principal, view.id)
     return ChildPayload(
         child=Child.from_view(view),
-        likely_duplicates=[
-            LikelyDuplicate(child=Child.from_view(found.child), reason=found.reason)
-            for found in duplicates
-        ],
+        likely_duplicates=[LikelyDuplicate.from_view(found) for found in duplicates],
     )
 
 

@@ -20,6 +20,7 @@ from hub.auth.principal import Principal
 from hub.domain import (
     children,
     claims,
+    dedup,
     deliveries,
     identity,
     merges,
@@ -29,6 +30,7 @@ from hub.domain import (
 )
 from hub.domain.children import ChildView
 from hub.domain.claims import ClaimView
+from hub.domain.dedup import LikelyDuplicate
 from hub.domain.deliveries import DeliveryView
 from hub.domain.identity import IdentityView
 from hub.domain.merges import MergeView
@@ -83,6 +85,7 @@ class RequestLoaders:
     claims_of_need: DataLoader[uuid.UUID, list[ClaimView]]
     deliveries_of_claim: DataLoader[uuid.UUID, list[DeliveryView]]
     merge: DataLoader[uuid.UUID, MergeView | None]
+    likely_duplicates: DataLoader[uuid.UUID, list[LikelyDuplicate]]
 
 
 def build_loaders(
@@ -141,4 +144,5 @@ def build_loaders(
         claims_of_need=_grouped(sessions, principal, claims.claims_of_needs),
         deliveries_of_claim=_grouped(sessions, principal, deliveries.deliveries_of_claims),
         merge=_by_key(sessions, as_principal(merges.merges_by_ids)),
+        likely_duplicates=_grouped(sessions, principal, dedup.likely_duplicates_of),
     )

@@ -19,6 +19,7 @@ from hub.vocabulary import ChildStatus, Guardianship, NeedStatus, Sex
 
 if TYPE_CHECKING:
     from hub.schema.coordination import NeedCoverage
+    from hub.schema.dedup import LikelyDuplicate
     from hub.schema.needs import Need
 
 
@@ -129,6 +130,20 @@ class Child(relay.Node):
         key = (self.view.id, check_purpose(purpose))
         found = await info.context.loaders.identity.load(key)
         return None if found is None else ChildIdentity(**found.__dict__)
+
+    @strawberry.federation.field(
+        description="Other active children of the same village and birth date whose names sound "
+        "the same or nearly: empty unless you may read this child's identity. It shows no name, "
+        "so it writes no access record.",
+        tags=[IDENTITY],
+    )
+    async def likely_duplicates(
+        self, info: Info
+    ) -> list[Annotated[LikelyDuplicate, strawberry.lazy("hub.schema.dedup")]]:
+        from hub.schema.dedup import LikelyDuplicate
+
+        found = await info.context.loaders.likely_duplicates.load(self.view.id)
+        return [LikelyDuplicate.from_view(view) for view in found]
 
     @strawberry.field(description="The child's needs, most urgent first.")
     async def needs(

@@ -16,6 +16,7 @@ from strawberry.types import Info as StrawberryInfo
 from hub.auth.principal import Principal
 from hub.domain.children import ChildView
 from hub.domain.claims import ClaimView
+from hub.domain.dedup import LikelyDuplicate
 from hub.domain.deliveries import DeliveryView
 from hub.domain.identity import IdentityView
 from hub.domain.merges import MergeView
@@ -38,6 +39,7 @@ class Loaders(Protocol):
     claims_of_need: DataLoader[uuid.UUID, list[ClaimView]]
     deliveries_of_claim: DataLoader[uuid.UUID, list[DeliveryView]]
     merge: DataLoader[uuid.UUID, MergeView | None]
+    likely_duplicates: DataLoader[uuid.UUID, list[LikelyDuplicate]]
 
 
 class HubContext(Protocol):

@@ -45,6 +45,6 @@ def connection_of(page: Page[ViewT], to_node: Callable[[ViewT], NodeT]) -> Conne
         edges=edges,
         page_info=PageInfo(
             has_next_page=page.has_next_page,
-            end_cursor=page.cursors[-1] if page.cursors else None,
+            end_cursor=page.end_cursor,
         ),
     )

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from hub.domain.dedup import DuplicateReason
 from hub.schema.children import Child
+from hub.schema.dedup import LikelyDuplicate
 from hub.schema.needs import Need
 from hub.schema.providers import Provider
-
-
-@strawberry.type(description="A child already registered who may be the same child.")
-class LikelyDuplicate:
-    child: Child
-    reason: DuplicateReason
 
 
 @strawberry.type

@@ -24,6 +24,7 @@ from hub.resolvers import audit as audit_fields
 from hub.resolvers import children as child_fields
 from hub.resolvers import clients as client_fields
 from hub.resolvers import coordination as coordination_fields
+from hub.resolvers import dedup as dedup_fields
 from hub.resolvers import events as event_fields
 from hub.resolvers import identity as identity_fields
 from hub.resolvers import members as member_fields
@@ -42,9 +43,10 @@ from hub.schema.claimant_memo import ClaimantMemo
 from hub.schema.clients import ClientPayload, OAuthClient, RevokeClientPayload
 from hub.schema.context import Info
 from hub.schema.coordination import Claim, ClaimNeedResult, ClaimPayload, Delivery, DeliveryPayload
+from hub.schema.dedup import DuplicatePair
 from hub.schema.errors import ErrorCodes
 from hub.schema.events import NeedEvent
-from hub.schema.federation import reference_arguments
+from hub.schema.federation import IDENTITY, reference_arguments
 from hub.schema.identity import AccessRecord
 from hub.schema.members import InviteMemberPayload, RoleGrant, RoleGrantPayload
 from hub.schema.merges import ChildMerge, MergePayload
@@ -81,6 +83,14 @@ class Query:
         description="Children within your jurisdictions, ordered by register code.",
     )
     child: Child | None = strawberry.field(resolver=child_fields.resolve_child)
+    likely_duplicates: Connection[DuplicatePair] = strawberry.federation.field(
+        resolver=dedup_fields.resolve_likely_duplicates,
+        description="Pairs of active children within jurisdiction (default: your whole reach) "
+        "who may be one child registered twice: same village, same birth date, names that sound "
+        "the same or nearly. Each pair once, ordered by the two register codes. For those who "
+        "may read identities there; no name is shown, so no access record is written.",
+        tags=[IDENTITY],
+    )
     needs: Connection[Need] = strawberry.field(
         resolver=need_fields.resolve_needs,
         description="Needs within your jurisdictions; by default most urgent first, then oldest.",
