@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -30,12 +31,23 @@ from typing import Any
 
 import orjson
 from graphql import GraphQLSchema, parse
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from hub.domain import children, claims, needs, rate_limits, regions
-from hub.domain.needs import NeedOrder, NeedView
-from hub.domain.pagination import page_request
-from hub.domain.visibility import claimant_memo
+from hub.auth.principal import Principal
+from hub.db.models import Child, Claim, Need
+from hub.domain import children, claims, clock, ledger, needs, rate_limits, regions
+from hub.domain.needs import NeedOrder
+from hub.domain.pagination import Page, PageRequest, make_page, page_request
+from hub.domain.visibility import (
+    Tier,
+    actively_claimed,
+    age_band,
+    claimant_memo,
+    tier_for,
+    visible_region,
+)
 from hub.graphql_app import PREPAID
 from hub.protocol.media import JSON, negotiate
 from hub.schema.limits import check_cost
@@ -148,48 +160,41 @@ async def needs_page(
     )
     where = needs.NeedFilter(jurisdiction=county, statuses=_STATUSES, order=NeedOrder.URGENCY)
     # One session for the whole page: the loaders of the normal path open one per batch, and
-    # each costs a pool checkout and a BEGIN/ROLLBACK round trip. The same domain functions
-    # answer, so the same rules and tiers apply.
-    # Reads only, so whom the reader claims is asked once for the page, not once per kind.
+    # each costs a pool checkout and a BEGIN/ROLLBACK round trip. Reads only, so whom the
+    # reader claims is asked once for the page, not once per kind.
     with claimant_memo():
         async with state.sessions() as session:
-            found = await needs.list_needs(session, principal, where, page)
-            views: list[NeedView] = list(found.items)
-            child_views = await children.children_by_ids(
-                session, principal, [view.child_id for view in views]
+            rows, page_of_rows, shown_regions, region_views, claim_rows = await _read_page(
+                session, principal, where, page
             )
-            region_views = await regions.regions_by_codes(
-                session, [view.region_code for view in views]
-            )
-            claim_views = await claims.claims_of_needs(
-                session, principal, [view.id for view in views]
-            )
-    found_children = [child_views.get(view.child_id) for view in views]
-    found_regions = [region_views.get(view.region_code) for view in views]
-    found_claims = [claim_views.get(view.id, []) for view in views]
+    today = clock.today()
+    claims_of: dict[Any, list[dict[str, str | None]]] = {row.id: [] for row in rows}
+    for claim in claim_rows:
+        claims_of[claim.need_id].append(
+            {
+                "status": claims.seen_status(claim.status, claim.expired).name,
+                "expiresAt": _scalar(claim.expires_at),
+            }
+        )
     edges = []
-    for view, child, region, need_claims in zip(
-        views, found_children, found_regions, found_claims, strict=True
-    ):
-        if child is None or region is None:
-            raise _Fallback  # the normal path answers with its error
+    for row, shown_region in zip(rows, shown_regions, strict=True):
+        region = region_views.get(shown_region)
+        if row.child_code is None or region is None:
+            raise _Fallback  # a child the reader may not see: the normal path answers its error
         edges.append(
             {
                 "node": {
-                    "id": _global_id("Need", view.id),
-                    "category": _enum(view.category),
-                    "urgency": _enum(view.urgency),
-                    "status": _enum(view.status),
-                    "quantity": _scalar(view.quantity),
-                    "unit": _enum(view.unit),
-                    "dueDate": _scalar(view.due_date),
-                    "createdAt": _scalar(view.created_at),
-                    "child": {"code": child.code, "ageBand": child.age_band},
+                    "id": _global_id("Need", row.id),
+                    "category": _enum(row.category),
+                    "urgency": _enum(row.urgency),
+                    "status": _enum(row.status),
+                    "quantity": _scalar(row.quantity),
+                    "unit": _enum(row.unit),
+                    "dueDate": _scalar(row.due_date),
+                    "createdAt": _scalar(row.created_at),
+                    "child": {"code": row.child_code, "ageBand": age_band(row.birth_date, today)},
                     "region": {"code": region.code, "name": region.name},
-                    "claims": [
-                        {"status": _enum(claim.status), "expiresAt": _scalar(claim.expires_at)}
-                        for claim in need_claims
-                    ],
+                    "claims": claims_of[row.id],
                 }
             }
         )
@@ -198,12 +203,91 @@ async def needs_page(
             "needs": {
                 "edges": edges,
                 "pageInfo": {
-                    "hasNextPage": found.has_next_page,
-                    "endCursor": found.cursors[-1] if found.cursors else None,
+                    "hasNextPage": page_of_rows.has_next_page,
+                    "endCursor": page_of_rows.cursors[-1] if page_of_rows.cursors else None,
                 },
             }
         }
     }
+
+
+# What the page serves of each need and its child, and of each claim: plain rows, not ORM
+# entities and views (building those cost more CPU than the database spent on the page).
+_NEED_COLUMNS = (
+    Need.id,
+    Need.child_id,
+    Need.region_code,
+    Need.category,
+    Need.urgency,
+    Need.status,
+    Need.quantity,
+    Need.unit,
+    Need.due_date,
+    Need.created_at,
+    Child.code.label("child_code"),
+    Child.birth_date,
+)
+
+
+async def _read_page(
+    session: AsyncSession, principal: Principal, where: needs.NeedFilter, page: PageRequest
+) -> tuple[
+    Sequence[Any],
+    Page[Any],
+    list[str],
+    dict[str, regions.RegionView],
+    Sequence[Any],
+]:
+    """The page's needs with their children, whom the reader claims, the regions shown and the
+    claims, each read through the statement (and so the rules) of the domain's own functions."""
+    connection = await session.connection()
+    # ``list_needs``'s statement; each need's child joined in by ``children_by_ids``'s rule (a
+    # child outside the reader's reach comes back without its columns: the page falls back).
+    query = needs.page_query(principal, where, page, *_NEED_COLUMNS).outerjoin(
+        Child, and_(Child.id == Need.child_id, children.readable(principal))
+    )
+    found = (await connection.execute(query)).all()
+    page_of_rows = make_page(
+        found,
+        page,
+        needs.cursor_kind(where.order),
+        lambda row: needs.cursor_key(where.order, row),
+    )
+    rows = page_of_rows.items
+    claimed = await actively_claimed(
+        session, principal, ((r.child_id, r.region_code) for r in rows)
+    )
+    shown_regions = _shown_regions(principal, rows, claimed)
+    region_views = await regions.regions_by_codes(session, shown_regions)
+    claim_rows = (
+        await connection.execute(
+            claims.on_needs(
+                select(
+                    Claim.need_id, Claim.status, Claim.expires_at, ledger.overdue().label("expired")
+                ).join(Need, Need.id == Claim.need_id),
+                principal,
+                [row.id for row in rows],
+            )
+        )
+    ).all()
+    return rows, page_of_rows, shown_regions, region_views, claim_rows
+
+
+def _shown_regions(
+    principal: Principal, rows: Sequence[Any], claimed: frozenset[uuid.UUID]
+) -> list[str]:
+    """The region each need shows, as ``needs.view_of`` decides it: its village for those who
+    may see case detail (officials, the claimant), else its county. A page's needs share a few
+    regions: each (region, claimant) tier is decided once."""
+    tiers: dict[tuple[str, bool], Tier] = {}
+    shown = []
+    for row in rows:
+        key = (row.region_code, row.child_id in claimed)
+        tier = tiers.get(key)
+        if tier is None:
+            tier = tiers[key] = tier_for(principal, key[0], claimant=key[1])
+        shown.append(visible_region(row.region_code, tier))
+    return shown
 
 
 async def _charge(
