@@ -24,6 +24,7 @@ import base64
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -39,7 +40,7 @@ from hub.auth.principal import Principal
 from hub.db.models import Child, Claim, Need
 from hub.domain import children, claims, clock, ledger, needs, rate_limits, regions
 from hub.domain.needs import NeedOrder
-from hub.domain.pagination import Page, PageRequest, make_page, page_request
+from hub.domain.pagination import PageRequest, encode_cursor, page_request
 from hub.domain.visibility import (
     Tier,
     actively_claimed,
@@ -164,12 +165,10 @@ async def needs_page(
     # reader claims is asked once for the page, not once per kind.
     with claimant_memo():
         async with state.sessions() as session:
-            rows, page_of_rows, shown_regions, region_views, claim_rows = await _read_page(
-                session, principal, where, page
-            )
+            read = await _read_page(session, principal, where, page)
     today = clock.today()
-    claims_of: dict[Any, list[dict[str, str | None]]] = {row.id: [] for row in rows}
-    for claim in claim_rows:
+    claims_of: dict[Any, list[dict[str, str | None]]] = {row.id: [] for row in read.rows}
+    for claim in read.claim_rows:
         claims_of[claim.need_id].append(
             {
                 "status": claims.seen_status(claim.status, claim.expired).name,
@@ -177,8 +176,8 @@ async def needs_page(
             }
         )
     edges = []
-    for row, shown_region in zip(rows, shown_regions, strict=True):
-        region = region_views.get(shown_region)
+    for row, shown_region in zip(read.rows, read.shown_regions, strict=True):
+        region = read.region_views.get(shown_region)
         if row.child_code is None or region is None:
             raise _Fallback  # a child the reader may not see: the normal path answers its error
         edges.append(
@@ -203,8 +202,8 @@ async def needs_page(
             "needs": {
                 "edges": edges,
                 "pageInfo": {
-                    "hasNextPage": page_of_rows.has_next_page,
-                    "endCursor": page_of_rows.cursors[-1] if page_of_rows.cursors else None,
+                    "hasNextPage": read.has_next_page,
+                    "endCursor": read.end_cursor,
                 },
             }
         }
@@ -229,15 +228,19 @@ _NEED_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class _PageRows:
+    rows: Sequence[Any]  # of _NEED_COLUMNS
+    has_next_page: bool
+    end_cursor: str | None
+    shown_regions: list[str]  # each need's, as its reader's tier shows it
+    region_views: dict[str, regions.RegionView]
+    claim_rows: Sequence[Any]  # need_id, status, expires_at, expired
+
+
 async def _read_page(
     session: AsyncSession, principal: Principal, where: needs.NeedFilter, page: PageRequest
-) -> tuple[
-    Sequence[Any],
-    Page[Any],
-    list[str],
-    dict[str, regions.RegionView],
-    Sequence[Any],
-]:
+) -> _PageRows:
     """The page's needs with their children, whom the reader claims, the regions shown and the
     claims, each read through the statement (and so the rules) of the domain's own functions."""
     connection = await session.connection()
@@ -247,13 +250,14 @@ async def _read_page(
         Child, and_(Child.id == Need.child_id, children.readable(principal))
     )
     found = (await connection.execute(query)).all()
-    page_of_rows = make_page(
-        found,
-        page,
-        needs.cursor_kind(where.order),
-        lambda row: needs.cursor_key(where.order, row),
+    # As ``make_page`` reads it (the extra row only says there is more), but only the cursor
+    # the page serves, its last, is encoded.
+    rows = found[: page.first]
+    end_cursor = (
+        encode_cursor(needs.cursor_kind(where.order), needs.cursor_key(where.order, rows[-1]))
+        if rows
+        else None
     )
-    rows = page_of_rows.items
     claimed = await actively_claimed(
         session, principal, ((r.child_id, r.region_code) for r in rows)
     )
@@ -270,7 +274,9 @@ async def _read_page(
             )
         )
     ).all()
-    return rows, page_of_rows, shown_regions, region_views, claim_rows
+    return _PageRows(
+        rows, len(found) > page.first, end_cursor, shown_regions, region_views, claim_rows
+    )
 
 
 def _shown_regions(

@@ -131,9 +131,9 @@ async def test_the_compiled_page_reads_no_child_out_of_the_readers_reach(
         principal = await member_principal(session, "ngo")
         assert principal is not None
         with claimant_memo():
-            rows, *_ = await fast_path._read_page(session, principal, where, PageRequest(first=50))
-    codes = {row.child_id: row.child_code for row in rows}
-    assert len(rows) == 6 and len(codes) == 3  # two needs per child, all still in the county
+            read = await fast_path._read_page(session, principal, where, PageRequest(first=50))
+    codes = {row.child_id: row.child_code for row in read.rows}
+    assert len(read.rows) == 6 and len(codes) == 3  # two needs per child, all still in the county
     assert codes[moved] is None
     assert all(code for child_id, code in codes.items() if child_id != moved)
 
