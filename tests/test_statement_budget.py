@@ -30,9 +30,10 @@ BUDGET = {
     # principal, the rate limit, the child, identity read with its access record, needs,
     # claims, region
     "child_detail": 8,
-    # principal, the rate limit, idempotency, the need locked, the claim, the ledger, the audit
-    # event, the answer's objects, and the event announcing the claim to subscribers
-    "claim_need": 16,
+    # principal, the rate limit, idempotency, the need locked, the claim, the ledger (the need
+    # settled from the row its pledge's UPDATE returned), the audit event, the answer's
+    # objects, and the event announcing the claim to subscribers
+    "claim_need": 15,
 }
 
 

@@ -342,15 +342,19 @@ async def claim_need(
     expected_by = _expected_by(request.expected_by, now, expires_at)
 
     # The race is decided here, by PostgreSQL: the pledge fits or the row is not updated.
-    won = await session.scalar(
-        update(Need)
-        .where(
-            Need.id == need.id,
-            Need.pledged_quantity + quantity <= func.coalesce(Need.quantity, literal(1)),
+    # The row comes back as the UPDATE left it, so that settling below need not read it again.
+    won = (
+        await session.scalars(
+            update(Need)
+            .where(
+                Need.id == need.id,
+                Need.pledged_quantity + quantity <= func.coalesce(Need.quantity, literal(1)),
+            )
+            .values(pledged_quantity=Need.pledged_quantity + quantity)
+            .returning(Need),
+            execution_options={"populate_existing": True},
         )
-        .values(pledged_quantity=Need.pledged_quantity + quantity)
-        .returning(Need.id)
-    )
+    ).one_or_none()
     if won is None:
         # Nothing was claimed, so the key stays free for a retry once the need frees up.
         await idempotency.forget_key(session, principal, idempotency_key)
@@ -385,7 +389,7 @@ async def claim_need(
         region_code=need.region_code,
     )
     await events.emit(session, need, events.NeedEventKind.CLAIMED)
-    need = await ledger.settle(session, principal, need, {"claim_id": str(claim_id)})
+    need = await ledger.settle(session, principal, won, {"claim_id": str(claim_id)}, fresh=True)
     await idempotency.remember_result(session, principal, idempotency_key, claim_id)
     return await _claimed(session, principal, claim_id, need, rules)
 
