@@ -3,10 +3,13 @@
 Generic GraphQL execution resolves every field of every object through the executor: a page of
 50 needs with their child, region and claims is about a thousand resolver calls, and that, not
 the database, is where a page's time goes. When a request carries exactly this document (the one
-NGO apps send, ``NEEDS_PAGE``), the page is built here instead: the same domain calls the
-resolvers and their loaders make (``needs.list_needs``, ``children.children_by_ids``,
-``regions.regions_by_codes``, ``claims.claims_of_needs``, so every access rule and every tier
-applies unchanged), then a plain dict, encoded once.
+NGO apps send, ``NEEDS_PAGE``), the page is built here instead, from plain rows of only the
+columns it serves, read through the statements and rules of the domain functions the resolvers
+and their loaders call: ``needs.page_query`` (``list_needs``), ``children.readable``
+(``children_by_ids``), ``claims.on_needs`` (``claims_of_needs``), ``actively_claimed``,
+``tier_for`` and ``visible_region`` for the tier, ``regions.regions_by_codes``. So every access
+rule and every tier applies unchanged, without building ORM entities and views (which cost more
+CPU than the database spent on the page); then a plain dict, encoded once.
 
 The page is charged to its reader's rate limit at the cost of the same document on the normal
 path, before any of it is read; over the limit, the normal path answers (it refuses alike, and a
