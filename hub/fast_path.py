@@ -3,10 +3,13 @@
 Generic GraphQL execution resolves every field of every object through the executor: a page of
 50 needs with their child, region and claims is about a thousand resolver calls, and that, not
 the database, is where a page's time goes. When a request carries exactly this document (the one
-NGO apps send, ``NEEDS_PAGE``), the page is built here instead: the same domain calls the
-resolvers and their loaders make (``needs.list_needs``, ``children.children_by_ids``,
-``regions.regions_by_codes``, ``claims.claims_of_needs``, so every access rule and every tier
-applies unchanged), then a plain dict, encoded once.
+NGO apps send, ``NEEDS_PAGE``), the page is built here instead, from plain rows of only the
+columns it serves, read through the statements and rules of the domain functions the resolvers
+and their loaders call: ``needs.page_query`` (``list_needs``), ``children.readable``
+(``children_by_ids``), ``claims.on_needs`` (``claims_of_needs``), ``actively_claimed``,
+``tier_for`` and ``visible_region`` for the tier, ``regions.regions_by_codes``. So every access
+rule and every tier applies unchanged, without building ORM entities and views (which cost more
+CPU than the database spent on the page); then a plain dict, encoded once.
 
 The page is charged to its reader's rate limit at the cost of the same document on the normal
 path, before any of it is read; over the limit, the normal path answers (it refuses alike, and a
@@ -22,7 +25,9 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -30,13 +35,24 @@ from typing import Any
 
 import orjson
 from graphql import GraphQLSchema, parse
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from hub.domain import children, claims, needs, rate_limits, regions
-from hub.domain.needs import NeedOrder, NeedView
-from hub.domain.pagination import page_request
+from hub.auth.principal import Principal
+from hub.db.models import Child, Claim, Need
+from hub.domain import children, claims, clock, ledger, needs, rate_limits, regions
+from hub.domain.needs import NeedOrder
+from hub.domain.pagination import PageRequest, encode_cursor, page_request
 from hub.domain.trusted_documents import sha256_of
-from hub.domain.visibility import claimant_memo
+from hub.domain.visibility import (
+    Tier,
+    actively_claimed,
+    age_band,
+    claimant_memo,
+    tier_for,
+    visible_region,
+)
 from hub.graphql_app import PREPAID
 from hub.protocol.media import JSON, negotiate
 from hub.schema.limits import check_cost
@@ -171,48 +187,39 @@ async def needs_page(
     )
     where = needs.NeedFilter(jurisdiction=county, statuses=_STATUSES, order=NeedOrder.URGENCY)
     # One session for the whole page: the loaders of the normal path open one per batch, and
-    # each costs a pool checkout and a BEGIN/ROLLBACK round trip. The same domain functions
-    # answer, so the same rules and tiers apply.
-    # Reads only, so whom the reader claims is asked once for the page, not once per kind.
+    # each costs a pool checkout and a BEGIN/ROLLBACK round trip. Reads only, so whom the
+    # reader claims is asked once for the page, not once per kind.
     with claimant_memo():
         async with state.sessions() as session:
-            found = await needs.list_needs(session, principal, where, page)
-            views: list[NeedView] = list(found.items)
-            child_views = await children.children_by_ids(
-                session, principal, [view.child_id for view in views]
-            )
-            region_views = await regions.regions_by_codes(
-                session, [view.region_code for view in views]
-            )
-            claim_views = await claims.claims_of_needs(
-                session, principal, [view.id for view in views]
-            )
-    found_children = [child_views.get(view.child_id) for view in views]
-    found_regions = [region_views.get(view.region_code) for view in views]
-    found_claims = [claim_views.get(view.id, []) for view in views]
+            read = await _read_page(session, principal, where, page)
+    today = clock.today()
+    claims_of: dict[Any, list[dict[str, str | None]]] = {row.id: [] for row in read.rows}
+    for claim in read.claim_rows:
+        claims_of[claim.need_id].append(
+            {
+                "status": claims.seen_status(claim.status, claim.expired).name,
+                "expiresAt": _scalar(claim.expires_at),
+            }
+        )
     edges = []
-    for view, child, region, need_claims in zip(
-        views, found_children, found_regions, found_claims, strict=True
-    ):
-        if child is None or region is None:
-            raise _Fallback  # the normal path answers with its error
+    for row, shown_region in zip(read.rows, read.shown_regions, strict=True):
+        region = read.region_views.get(shown_region)
+        if row.child_code is None or region is None:
+            raise _Fallback  # a child the reader may not see: the normal path answers its error
         edges.append(
             {
                 "node": {
-                    "id": _global_id("Need", view.id),
-                    "category": _enum(view.category),
-                    "urgency": _enum(view.urgency),
-                    "status": _enum(view.status),
-                    "quantity": _scalar(view.quantity),
-                    "unit": _enum(view.unit),
-                    "dueDate": _scalar(view.due_date),
-                    "createdAt": _scalar(view.created_at),
-                    "child": {"code": child.code, "ageBand": child.age_band},
+                    "id": _global_id("Need", row.id),
+                    "category": _enum(row.category),
+                    "urgency": _enum(row.urgency),
+                    "status": _enum(row.status),
+                    "quantity": _scalar(row.quantity),
+                    "unit": _enum(row.unit),
+                    "dueDate": _scalar(row.due_date),
+                    "createdAt": _scalar(row.created_at),
+                    "child": {"code": row.child_code, "ageBand": age_band(row.birth_date, today)},
                     "region": {"code": region.code, "name": region.name},
-                    "claims": [
-                        {"status": _enum(claim.status), "expiresAt": _scalar(claim.expires_at)}
-                        for claim in need_claims
-                    ],
+                    "claims": claims_of[row.id],
                 }
             }
         )
@@ -221,12 +228,98 @@ async def needs_page(
             "needs": {
                 "edges": edges,
                 "pageInfo": {
-                    "hasNextPage": found.has_next_page,
-                    "endCursor": found.cursors[-1] if found.cursors else None,
+                    "hasNextPage": read.has_next_page,
+                    "endCursor": read.end_cursor,
                 },
             }
         }
     }
+
+
+# What the page serves of each need and its child, and of each claim: plain rows, not ORM
+# entities and views (building those cost more CPU than the database spent on the page).
+_NEED_COLUMNS = (
+    Need.id,
+    Need.child_id,
+    Need.region_code,
+    Need.category,
+    Need.urgency,
+    Need.status,
+    Need.quantity,
+    Need.unit,
+    Need.due_date,
+    Need.created_at,
+    Child.code.label("child_code"),
+    Child.birth_date,
+)
+
+
+@dataclass(frozen=True)
+class _PageRows:
+    rows: Sequence[Any]  # of _NEED_COLUMNS
+    has_next_page: bool
+    end_cursor: str | None
+    shown_regions: list[str]  # each need's, as its reader's tier shows it
+    region_views: dict[str, regions.RegionView]
+    claim_rows: Sequence[Any]  # need_id, status, expires_at, expired
+
+
+async def _read_page(
+    session: AsyncSession, principal: Principal, where: needs.NeedFilter, page: PageRequest
+) -> _PageRows:
+    """The page's needs with their children, whom the reader claims, the regions shown and the
+    claims, each read through the statement (and so the rules) of the domain's own functions."""
+    connection = await session.connection()
+    # ``list_needs``'s statement; each need's child joined in by ``children_by_ids``'s rule (a
+    # child outside the reader's reach comes back without its columns: the page falls back).
+    query = needs.page_query(principal, where, page, *_NEED_COLUMNS).outerjoin(
+        Child, and_(Child.id == Need.child_id, children.readable(principal))
+    )
+    found = (await connection.execute(query)).all()
+    # As ``make_page`` reads it (the extra row only says there is more), but only the cursor
+    # the page serves, its last, is encoded.
+    rows = found[: page.first]
+    end_cursor = (
+        encode_cursor(needs.cursor_kind(where.order), needs.cursor_key(where.order, rows[-1]))
+        if rows
+        else None
+    )
+    claimed = await actively_claimed(
+        session, principal, ((r.child_id, r.region_code) for r in rows)
+    )
+    shown_regions = _shown_regions(principal, rows, claimed)
+    region_views = await regions.regions_by_codes(session, shown_regions)
+    claim_rows = (
+        await connection.execute(
+            claims.on_needs(
+                select(
+                    Claim.need_id, Claim.status, Claim.expires_at, ledger.overdue().label("expired")
+                ).join(Need, Need.id == Claim.need_id),
+                principal,
+                [row.id for row in rows],
+            )
+        )
+    ).all()
+    return _PageRows(
+        rows, len(found) > page.first, end_cursor, shown_regions, region_views, claim_rows
+    )
+
+
+def _shown_regions(
+    principal: Principal, rows: Sequence[Any], claimed: frozenset[uuid.UUID]
+) -> list[str]:
+    """The region each need shows, as ``needs.view_of`` decides it: its village for those who
+    may see case detail (officials, the claimant), else its county. A page's needs share a few
+    regions: each (region, claimant) tier is decided once."""
+    tiers: dict[tuple[str, bool], Tier] = {}
+    shown = []
+    for row in rows:
+        key = (row.region_code, row.child_id in claimed)
+        tier = tiers.get(key)
+        if tier is None:
+            tier = tiers[key] = tier_for(principal, key[0], claimant=key[1])
+        shown.append(visible_region(row.region_code, tier))
+    return shown
 
 
 async def _charge(

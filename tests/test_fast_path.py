@@ -7,14 +7,22 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bench import scenarios
+from hub import fast_path
+from hub.auth.principals import member_principal
+from hub.db.models import Child
+from hub.domain import needs
+from hub.domain.pagination import PageRequest
+from hub.domain.visibility import claimant_memo
 from hub.graphql_app import HubGraphQL
 from hub.schema.root import build_schema
+from hub.vocabulary import NeedStatus
 from tests.graphql import GraphQLClient
 from tests.test_query_count import seed_needs
-from tests.world import COUNTY, World
+from tests.world import COUNTY, FOREIGN_VILLAGE, World
 
 VARIABLES = {"county": COUNTY, "after": None}
 
@@ -104,6 +112,30 @@ async def test_the_compiled_needs_page_answers_as_the_normal_path_for_every_read
     ngo = (await gql(scenarios.NEEDS_PAGE, VARIABLES, as_="ngo")).ok()
     regions = {edge["node"]["region"]["code"] for edge in ngo["needs"]["edges"]}
     assert any(len(code) == 12 for code in regions) and COUNTY in regions
+
+
+async def test_the_compiled_page_reads_no_child_out_of_the_readers_reach(
+    world: World, engine: AsyncEngine
+) -> None:
+    """The compiled page joins each need's child by the children's own rule: a child moved out
+    of the reader's county comes without its columns (and the page falls back to the normal
+    path, whose answer is what an inconsistent register gives there)."""
+    await seed_needs(engine, children=3)
+    async with engine.begin() as connection:
+        moved = (await connection.execute(select(Child.id).limit(1))).scalar_one()
+        await connection.execute(
+            update(Child).where(Child.id == moved).values(region_code=FOREIGN_VILLAGE)
+        )
+    where = needs.NeedFilter(jurisdiction=COUNTY, statuses=(NeedStatus.OPEN,))
+    async with async_sessionmaker(engine)() as session:
+        principal = await member_principal(session, "ngo")
+        assert principal is not None
+        with claimant_memo():
+            read = await fast_path._read_page(session, principal, where, PageRequest(first=50))
+    codes = {row.child_id: row.child_code for row in read.rows}
+    assert len(read.rows) == 6 and len(codes) == 3  # two needs per child, all still in the county
+    assert codes[moved] is None
+    assert all(code for child_id, code in codes.items() if child_id != moved)
 
 
 async def test_the_compiled_needs_page_refuses_and_fails_as_the_normal_path(

@@ -17,7 +17,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.applications import Starlette
 
 from bench import scenarios
@@ -25,6 +25,7 @@ from hub.app import create_app
 from hub.auth.maintenance import prune
 from hub.db.engine import create_engine, session_factory
 from hub.db.models import Need, RateLimit
+from hub.domain import rate_limits
 from hub.settings import Settings, SettingsError
 from tests.auth import Tokens
 from tests.conftest import TEST_SETTINGS
@@ -179,6 +180,22 @@ async def test_prune_forgets_budgets_that_are_paid_off(
         later = datetime.now(UTC) + timedelta(minutes=2)
         assert (await prune(session, Settings(), later))["rate_limits"] == 1
     assert await spent_rows(engine) == []
+
+
+async def test_spending_skips_the_disk_flush_for_its_own_transaction_only(
+    engine: AsyncEngine,
+) -> None:
+    """The rate limit's transaction commits without waiting for the WAL flush; the connection's
+    next transaction (back in the pool, for other work) waits for it as always."""
+    async with engine.connect() as connection:
+        default = await connection.scalar(text("SHOW synchronous_commit"))
+        await connection.commit()
+        session = AsyncSession(bind=connection)
+        async with session.begin():
+            admission = await rate_limits.spend(session, "client:flush-test", 1, PER_MINUTE)
+            assert admission.admitted
+            assert await session.scalar(text("SHOW synchronous_commit")) == "off"
+        assert await connection.scalar(text("SHOW synchronous_commit")) == default == "on"
 
 
 async def test_processes_sharing_a_budget_never_admit_more_than_it(

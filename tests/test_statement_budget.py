@@ -22,17 +22,18 @@ from tests.world import COUNTY, PROVINCE, TOWNSHIP, World
 # Each operation also pays its cost into its principal's rate limit: one upsert (the limit is
 # shared by every hub process, so it lives in the database).
 BUDGET = {
-    # principal (client with its roles), the rate limit, the page, the claimant-tier check
-    # (once per request), regions, children, claims
-    "needs_page": 7,
+    # principal (client with its roles), the rate limit, the page with its children, the
+    # claimant-tier check (once per request), regions, claims
+    "needs_page": 6,
     # principal, the rate limit, the page
     "changes_feed": 3,
     # principal, the rate limit, the child, identity read with its access record, needs,
     # claims, region
     "child_detail": 8,
-    # principal, the rate limit, idempotency, the need locked, the claim, the ledger, the audit
-    # event, the answer's objects, and the event announcing the claim to subscribers
-    "claim_need": 16,
+    # principal, the rate limit, idempotency, the need locked, the claim, the ledger (the need
+    # settled from the row its pledge's UPDATE returned), the audit event, the answer's
+    # objects, and the event announcing the claim to subscribers
+    "claim_need": 15,
 }
 
 

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pypinyin import lazy_pinyin
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -103,6 +103,12 @@ class ChildFilter:
     with_open_needs: bool | None = None
 
 
+def readable(principal: Principal) -> ColumnElement[bool]:
+    """Children in the principal's reach: the condition ``children_by_ids`` reads by, shared
+    with the compiled needs page (``hub.fast_path``), which joins the page's children."""
+    return within(Child.region_code, jurisdictions_for(principal, Permission.READ_REGISTER))
+
+
 async def children_by_ids(
     session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, ChildView]:
@@ -110,11 +116,8 @@ async def children_by_ids(
     wanted = list(set(ids))
     if not wanted:
         return {}
-    readable = jurisdictions_for(principal, Permission.READ_REGISTER)
     rows = (
-        await session.scalars(
-            select(Child).where(Child.id.in_(wanted), within(Child.region_code, readable))
-        )
+        await session.scalars(select(Child).where(Child.id.in_(wanted), readable(principal)))
     ).all()
     claimed = await actively_claimed(session, principal, ((c.id, c.region_code) for c in rows))
     return {child.id: view_of(child, principal, claimed) for child in rows}

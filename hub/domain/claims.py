@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, Select, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,7 +94,25 @@ def _columns() -> Select[Claim, uuid.UUID, str, NeedCategory, NeedUnit | None, b
     ).join(Need, Need.id == Claim.need_id)
 
 
-def _visible(principal: Principal) -> Any:
+def seen_status(status: ClaimStatus, expired: bool) -> ClaimStatus:
+    """The status readers see: an overdue claim (``ledger.overdue()``) reads as expired, whether
+    or not the sweeper has written so yet."""
+    return ClaimStatus.EXPIRED if expired else status
+
+
+_Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
+
+
+def on_needs(query: _Query, principal: Principal, need_ids: Collection[uuid.UUID]) -> _Query:
+    """``query`` (claims joined to their needs, as ``_columns()`` is) narrowed to the visible
+    claims on ``need_ids``, oldest first: the statement of ``claims_of_needs``, which the
+    compiled needs page (``hub.fast_path``) reads its claims' columns through too."""
+    return query.where(Claim.need_id.in_(need_ids), visible(principal)).order_by(
+        Claim.claimed_at, Claim.id
+    )
+
+
+def visible(principal: Principal) -> Any:
     """Claims on needs in the principal's reach, and the principal's own provider's claims."""
     readable = jurisdictions_for(principal, Permission.READ_REGISTER)
     return or_(within(Need.region_code, readable), Claim.provider_id == principal.provider_id)
@@ -126,7 +144,7 @@ async def _views(
                 category=category,
                 quantity=claim.quantity,
                 unit=unit,
-                status=ClaimStatus.EXPIRED if expired else claim.status,
+                status=seen_status(claim.status, expired),
                 claimed_at=claim.claimed_at,
                 expected_by=claim.expected_by,
                 expires_at=claim.expires_at,
@@ -149,9 +167,7 @@ async def claims_by_ids(
     wanted = list(set(ids))
     if not wanted:
         return {}
-    rows = (
-        await session.execute(_columns().where(Claim.id.in_(wanted), _visible(principal)))
-    ).all()
+    rows = (await session.execute(_columns().where(Claim.id.in_(wanted), visible(principal)))).all()
     return {view.id: view for view in await _views(session, principal, rows)}
 
 
@@ -163,13 +179,7 @@ async def claims_of_needs(
     grouped: dict[uuid.UUID, list[ClaimView]] = defaultdict(list)
     if not wanted:
         return grouped
-    rows = (
-        await session.execute(
-            _columns()
-            .where(Claim.need_id.in_(wanted), _visible(principal))
-            .order_by(Claim.claimed_at, Claim.id)
-        )
-    ).all()
+    rows = (await session.execute(on_needs(_columns(), principal, wanted))).all()
     for view in await _views(session, principal, rows):
         grouped[view.need_id].append(view)
     return grouped
@@ -188,7 +198,7 @@ async def list_claims(
     session: AsyncSession, principal: Principal, where: ClaimFilter, page: PageRequest
 ) -> Page[ClaimView]:
     """Newest first."""
-    query = _columns().where(_visible(principal))
+    query = _columns().where(visible(principal))
     if where.jurisdiction:
         query = query.where(within(Need.region_code, (validate_prefix(where.jurisdiction),)))
     if where.mine:
@@ -332,15 +342,19 @@ async def claim_need(
     expected_by = _expected_by(request.expected_by, now, expires_at)
 
     # The race is decided here, by PostgreSQL: the pledge fits or the row is not updated.
-    won = await session.scalar(
-        update(Need)
-        .where(
-            Need.id == need.id,
-            Need.pledged_quantity + quantity <= func.coalesce(Need.quantity, literal(1)),
+    # The row comes back as the UPDATE left it, so that settling below need not read it again.
+    won = (
+        await session.scalars(
+            update(Need)
+            .where(
+                Need.id == need.id,
+                Need.pledged_quantity + quantity <= func.coalesce(Need.quantity, literal(1)),
+            )
+            .values(pledged_quantity=Need.pledged_quantity + quantity)
+            .returning(Need),
+            execution_options={"populate_existing": True},
         )
-        .values(pledged_quantity=Need.pledged_quantity + quantity)
-        .returning(Need.id)
-    )
+    ).one_or_none()
     if won is None:
         # Nothing was claimed, so the key stays free for a retry once the need frees up.
         await idempotency.forget_key(session, principal, idempotency_key)
@@ -375,7 +389,7 @@ async def claim_need(
         region_code=need.region_code,
     )
     await events.emit(session, need, events.NeedEventKind.CLAIMED)
-    need = await ledger.settle(session, principal, need, {"claim_id": str(claim_id)})
+    need = await ledger.settle(session, principal, won, {"claim_id": str(claim_id)}, fresh=True)
     await idempotency.remember_result(session, principal, idempotency_key, claim_id)
     return await _claimed(session, principal, claim_id, need, rules)
 
@@ -475,7 +489,7 @@ async def _locked_claim(
     need_id = await session.scalar(
         select(Claim.need_id)
         .join(Need, Need.id == Claim.need_id)
-        .where(Claim.id == claim_id, _visible(principal))
+        .where(Claim.id == claim_id, visible(principal))
     )
     if need_id is None:
         raise NotFound("no such claim")

@@ -116,16 +116,23 @@ async def locked_need(
 
 
 async def settle(
-    session: AsyncSession, principal: Principal | None, need: Need, cause: dict[str, Any]
+    session: AsyncSession,
+    principal: Principal | None,
+    need: Need,
+    cause: dict[str, Any],
+    *,
+    fresh: bool = False,
 ) -> Need:
     """Bring the locked need's pledged total and status in line with its claims, audited.
 
     Call it after the claims changed and with the need's own pending changes flushed: it reads
-    the row afresh. It writes with a statement rather than a flush, so that the audit events
-    pending in the session are inserted once, at commit.
+    the row afresh, unless ``fresh`` says ``need`` is the row as this transaction last wrote it
+    (returned by its own UPDATE, the row locked since). It writes with a statement rather than
+    a flush, so that the audit events pending in the session are inserted once, at commit.
     """
     totals = await totals_of(session, need.id)
-    need = await locked_need(session, need.id) or need
+    if not fresh:
+        need = await locked_need(session, need.id) or need
     status = need_status(need.status, need.quantity, totals)
     if status is need.status and need.pledged_quantity == totals.pledged:
         return need

@@ -200,15 +200,20 @@ def _after(order: NeedOrder, after: tuple[Any, ...]) -> Any:
     return tuple_(*_order_key(order)) > tuple_(*values)
 
 
-def _cursor_key(order: NeedOrder, need: NeedView, change_xid: int) -> tuple[Any, ...]:
+def cursor_key(order: NeedOrder, row: Any) -> tuple[Any, ...]:
+    """The cursor values of a row of the page: a ``Need``, or a row of ``page_query`` columns
+    holding the order's columns (``change_xid`` and ``id``, or ``urgency``, ``created_at``
+    and ``id``)."""
     if order is NeedOrder.CHANGED:
-        return (change_xid, str(need.id))
-    return (need.urgency.value, need.created_at.isoformat(), str(need.id))
+        return (row.change_xid, str(row.id))
+    return (row.urgency.value, row.created_at.isoformat(), str(row.id))
 
 
-def _filtered(principal: Principal, where: NeedFilter) -> Select[Need]:
+def _filtered(principal: Principal, where: NeedFilter, columns: tuple[Any, ...]) -> Select[Any]:
     requested = None if where.jurisdiction is None else validate_prefix(where.jurisdiction)
-    query = select(Need).where(within(Need.region_code, narrow(_readable(principal), requested)))
+    query = select(*columns).where(
+        within(Need.region_code, narrow(_readable(principal), requested))
+    )
     if where.categories:
         query = query.where(Need.category.in_(where.categories))
     if where.urgencies:
@@ -242,26 +247,31 @@ def _first_change_since(since: datetime) -> Any:
     )
 
 
-async def list_needs(
-    session: AsyncSession, principal: Principal, where: NeedFilter, page: PageRequest
-) -> Page[NeedView]:
-    query = _filtered(principal, where)
+def page_query(
+    principal: Principal, where: NeedFilter, page: PageRequest, *columns: Any
+) -> Select[Any]:
+    """The statement of a page of needs, selecting ``columns`` (the ``Need`` entity, or only
+    the columns a caller serves): up to ``page.first + 1`` rows in the principal's reach, in
+    the page's order. ``list_needs`` and the compiled needs page (``hub.fast_path``) both read
+    through it, so both apply the same rules."""
+    query = _filtered(principal, where, columns)
     if page.after is not None:
         query = query.where(_after(where.order, page.after))
     elif where.order is NeedOrder.CHANGED and where.changed_since is not None:
         # Later pages start from their cursor, already close to their first row.
         query = query.where(Need.change_xid >= _first_change_since(where.changed_since))
-    rows = (
-        await session.scalars(query.order_by(*_order_key(where.order)).limit(page.first + 1))
-    ).all()
-    change_xids = {need.id: need.change_xid for need in rows}
-    views = await views_of(session, principal, rows)
-    return make_page(
-        views,
-        page,
-        cursor_kind(where.order),
-        lambda view: _cursor_key(where.order, view, change_xids[view.id]),
+    return query.order_by(*_order_key(where.order)).limit(page.first + 1)
+
+
+async def list_needs(
+    session: AsyncSession, principal: Principal, where: NeedFilter, page: PageRequest
+) -> Page[NeedView]:
+    rows = (await session.scalars(page_query(principal, where, page, Need))).all()
+    found = make_page(
+        rows, page, cursor_kind(where.order), lambda need: cursor_key(where.order, need)
     )
+    views = await views_of(session, principal, found.items)
+    return Page(items=views, cursors=found.cursors, has_next_page=found.has_next_page)
 
 
 # --- writes -----------------------------------------------------------------------------------

@@ -50,6 +50,14 @@ def principal_key(principal: Principal | None, address: str | None) -> str:
 
 # ``previous`` is read from the statement's snapshot, and serves only to say how long a refused
 # caller should wait; the upsert itself re-reads the row under its lock, so admission is exact.
+#
+# The transaction commits without waiting for its WAL to reach the disk (``synchronous_commit``
+# off, for this transaction only: ``set_config(..., true)`` is ``SET LOCAL``, here in the same
+# statement rather than one more round trip). A crash of the database server may then lose the
+# last fraction of a second of spending (at most three times ``wal_writer_delay``), which only
+# gives those principals back a little budget: harmless, while every request, reads included,
+# no longer waits for a disk flush. It never makes the database inconsistent. ``spend`` must
+# therefore run in a transaction of its own, which its callers do.
 _SPEND = text(
     """
 WITH previous AS (
@@ -66,13 +74,17 @@ WITH previous AS (
 )
 SELECT
   EXISTS (SELECT 1 FROM spent) AS admitted,
-  extract(epoch FROM (SELECT paid_off_at FROM previous) - statement_timestamp()) AS ahead
+  extract(epoch FROM (SELECT paid_off_at FROM previous) - statement_timestamp()) AS ahead,
+  set_config('synchronous_commit', 'off', true) AS synchronous_commit
 """
 )
 
 
 async def spend(session: AsyncSession, key: str, cost: int, cost_per_minute: int) -> Admission:
-    """Spend ``cost`` from ``key``'s budget if it is there; say how long to wait if not."""
+    """Spend ``cost`` from ``key``'s budget if it is there; say how long to wait if not.
+
+    Call it in a transaction of its own: that transaction commits without waiting for the disk
+    (see ``_SPEND``)."""
     charge = WINDOW_SECONDS * cost / cost_per_minute
     row = (
         await session.execute(_SPEND, {"key": key, "charge": charge, "window": WINDOW_SECONDS})
