@@ -3,13 +3,17 @@
 Each batch opens its own short session, because sibling fields resolve concurrently and an
 AsyncSession must not be shared between concurrent tasks. Loaders belong to one request, so
 they see with that request's principal.
+
+Every loader here is a ``SharedDataLoader``: a key's result is shared by every field that
+asks for it, so one asker's cancellation must not cancel it for the others (see there).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -43,6 +47,24 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
+class SharedDataLoader(DataLoader[K, V]):
+    """A DataLoader whose callers each await a shield of the key's one shared future.
+
+    A plain DataLoader hands every caller the same future. When a non-null field fails,
+    graphql-core cancels that object's pending sibling fields, and cancelling a task cancels
+    the future it awaits: the shared one. Every other field waiting for the same key (the
+    same county's region under each need of a page) then raised ``CancelledError``, which is
+    no ``Exception``, so it escaped the request instead of becoming a field error. Shielded,
+    the cancelled field stops waiting and the others still get their value.
+    """
+
+    def load(self, key: K) -> Awaitable[V]:
+        return asyncio.shield(super().load(key))
+
+    def load_many(self, keys: Iterable[K]) -> Awaitable[list[V]]:
+        return asyncio.gather(*map(self.load, keys))
+
+
 def _by_key(
     sessions: async_sessionmaker[AsyncSession],
     fetch: Callable[[AsyncSession, list[K]], Awaitable[dict[K, V]]],
@@ -52,7 +74,7 @@ def _by_key(
             found = await fetch(session, list(keys))
         return [found.get(key) for key in keys]
 
-    return DataLoader(load_fn=batch)
+    return SharedDataLoader(load_fn=batch)
 
 
 def _grouped(
@@ -69,7 +91,7 @@ def _grouped(
             found = await fetch(session, principal, list(keys))
         return [found.get(key, []) for key in keys]
 
-    return DataLoader(load_fn=batch)
+    return SharedDataLoader(load_fn=batch)
 
 
 @dataclass
@@ -137,8 +159,8 @@ def build_loaders(
         child=_by_key(sessions, as_principal(children.children_by_ids)),
         need=_by_key(sessions, as_principal(needs.needs_by_ids)),
         provider=_by_key(sessions, as_principal(providers.providers_by_ids)),
-        needs_of_child=DataLoader(load_fn=needs_of_children),
-        identity=DataLoader(load_fn=identities),
+        needs_of_child=SharedDataLoader(load_fn=needs_of_children),
+        identity=SharedDataLoader(load_fn=identities),
         claim=_by_key(sessions, as_principal(claims.claims_by_ids)),
         delivery=_by_key(sessions, as_principal(deliveries.deliveries_by_ids)),
         claims_of_need=_grouped(sessions, principal, claims.claims_of_needs),

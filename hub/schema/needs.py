@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
@@ -20,6 +21,8 @@ from hub.vocabulary import NeedCategory, NeedStatus, NeedUnit, Urgency
 
 if TYPE_CHECKING:
     from hub.schema.coordination import Claim
+
+logger = logging.getLogger(__name__)
 
 
 @strawberry.federation.type(keys=["id"], description="One concrete need of one child.")
@@ -85,6 +88,14 @@ class Need(relay.Node):
     async def child(self, info: Info) -> Child:
         view = await info.context.loaders.child.load(self.view.child_id)
         if view is None:
+            # A need's reader reaches its child: only an inconsistent register (a child moved
+            # away from its needs' county) fails that. The child reads like a missing one, as
+            # a foreign record does everywhere; the operator is told of the inconsistency.
+            logger.warning(
+                "need %s: its child %s is out of its reader's reach",
+                self.view.id,
+                self.view.child_id,
+            )
             raise NotFound("no such child")
         return Child.from_view(view)
 
