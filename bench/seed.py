@@ -444,7 +444,8 @@ def _bench_clients(
     - ``bench-ngo``: an NGO's app, a coordinator across the NGO's jurisdictions;
     - ``bench-gov``: a province's government integration, an officer of the province;
     - ``bench-storm-NN``: 64 claimants' back ends spread over the providers that cover the
-      busiest county (their role is coordinator, or officer for government ones).
+      busiest county and serve some category (their role is coordinator, or officer for
+      government ones).
     """
     county = busy[0].code[:6]
     covering = [
@@ -463,8 +464,10 @@ def _bench_clients(
         ("bench-ngo", ngo, Role.COORDINATOR, _covering_prefix(ngo, county)),
         ("bench-gov", government, Role.GOVERNMENT_OFFICER, county[:2]),
     ]
+    # A provider serving no category claims nothing (the platform's operations, say).
+    claimants = [p for p in covering if p["categories"]]
     for n in range(STORM_CLIENTS):
-        provider = covering[n % len(covering)]
+        provider = claimants[n % len(claimants)]
         official = provider["kind"] in (ProviderKind.GOVERNMENT, ProviderKind.VILLAGE_OFFICE)
         role = Role.GOVERNMENT_OFFICER if official else Role.COORDINATOR
         wanted.append((f"bench-storm-{n:02d}", provider, role, _covering_prefix(provider, county)))
