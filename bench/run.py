@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -186,21 +187,37 @@ async def find_targets(database_url: str) -> scenarios.Targets:
             upper,
         )
         claimable = await connection.fetch(
-            "SELECT id FROM needs WHERE region_code >= $1 AND region_code < $2 "
-            "AND status = 'open' AND quantity IS NULL ORDER BY random() LIMIT 50000",
+            "SELECT id, category::text AS category FROM needs WHERE region_code >= $1 "
+            "AND region_code < $2 AND status = 'open' AND quantity IS NULL "
+            "ORDER BY random() LIMIT 50000",
             county,
             upper,
+        )
+        storm = await connection.fetch(
+            "SELECT c.client_id, p.categories::text[] AS categories FROM oauth_clients c "
+            "JOIN providers p ON p.id = c.provider_id WHERE c.client_id LIKE 'bench-storm-%'"
         )
         oldest = await connection.fetchval("SELECT now() - interval '30 days'")
     finally:
         await connection.close()
+    served = {row["client_id"]: frozenset(row["categories"]) for row in storm}
     return scenarios.Targets(
         county=county,
         province=province,
         child_ids=[row["id"] for row in children],
-        claimable_need_ids=[row["id"] for row in claimable],
+        claimable_needs=_by_category(claimable),
+        storm_categories=[
+            served.get(f"bench-storm-{n:02d}", frozenset()) for n in range(scenarios.STORM_CLIENTS)
+        ],
         oldest_change=oldest,
     )
+
+
+def _by_category(rows: list[asyncpg.Record]) -> dict[str, list[uuid.UUID]]:
+    found: dict[str, list[uuid.UUID]] = {}
+    for row in rows:
+        found.setdefault(row["category"], []).append(row["id"])
+    return found
 
 
 @dataclass
@@ -239,7 +256,7 @@ def summary(tally: Tally, elapsed: float) -> dict[str, Any]:
 
 async def drive(
     send: Callable[[httpx.AsyncClient, int, dict[str, Any]], Any],
-    walk: Callable[[random.Random], Any],
+    walk: Callable[[int, random.Random], Any],
     *,
     concurrency: int,
     duration: float,
@@ -254,7 +271,7 @@ async def drive(
         stop = time.monotonic() + duration
 
         async def user(number: int) -> None:
-            steps = walk(random.Random(number))
+            steps = walk(number, random.Random(number))
             response_json: Any = None
             while time.monotonic() < stop:
                 try:

@@ -70,15 +70,19 @@ class Targets:
     county: str
     province: str
     child_ids: list[uuid.UUID]
-    claimable_need_ids: list[uuid.UUID]
+    # Open indivisible needs of the county, by category, for the storm to take.
+    claimable_needs: dict[str, list[uuid.UUID]]
+    # The categories each storm client's provider serves, by client number: a provider claims
+    # only needs of those, so each client takes only such needs and the storm measures claims.
+    storm_categories: list[frozenset[str]]
     oldest_change: datetime
-    storm_queue: list[uuid.UUID] = field(default_factory=list)
+    storm_queue: list[tuple[uuid.UUID, str]] = field(default_factory=list)
 
 
 def needs_page_requests(targets: Targets) -> Any:
     """An endless walk: the first page, then following pages, then the first again."""
 
-    def walk(rng: random.Random) -> Any:
+    def walk(user: int, rng: random.Random) -> Any:
         after: str | None = None
         pages = 0
         while True:
@@ -97,7 +101,7 @@ def needs_page_requests(targets: Targets) -> Any:
 
 
 def changes_feed_requests(targets: Targets) -> Any:
-    def walk(rng: random.Random) -> Any:
+    def walk(user: int, rng: random.Random) -> Any:
         while True:
             since = targets.oldest_change + timedelta(
                 seconds=rng.uniform(0, 0.9)
@@ -124,7 +128,7 @@ def changes_feed_requests(targets: Targets) -> Any:
 
 
 def child_detail_requests(targets: Targets) -> Any:
-    def walk(rng: random.Random) -> Any:
+    def walk(user: int, rng: random.Random) -> Any:
         while True:
             yield {
                 "query": CHILD_DETAIL,
@@ -135,17 +139,25 @@ def child_detail_requests(targets: Targets) -> Any:
 
 
 def claim_storm_requests(targets: Targets) -> Any:
-    """Every client takes needs from one shared queue, and now and then one another client just
-    took: so that clients collide and the database has to refuse the second claim."""
+    """Every client takes needs from queues shared by category, only of the categories its
+    provider serves (any other is refused before the race), and now and then one another
+    client just took: so that clients collide and the database has to refuse the second claim."""
 
-    def walk(rng: random.Random) -> Any:
-        recent: list[uuid.UUID] = targets.storm_queue
-        while targets.claimable_need_ids:
-            if recent and rng.random() < 0.2:
-                need = rng.choice(recent[-64:])
+    def walk(user: int, rng: random.Random) -> Any:
+        served = targets.storm_categories[user]
+        recent = targets.storm_queue
+        while True:
+            open_in = [c for c in sorted(served) if targets.claimable_needs.get(c)]
+            if not open_in:
+                return
+            taken = [need for need, category in recent[-64:] if category in served]
+            if taken and rng.random() < 0.2:
+                need = rng.choice(taken)
             else:
-                need = targets.claimable_need_ids.pop()
-                recent.append(need)
+                # A category at random: clients of providers serving it meet on its queue.
+                category = rng.choice(open_in)
+                need = targets.claimable_needs[category].pop()
+                recent.append((need, category))
             yield {
                 "query": CLAIM_NEED,
                 "variables": {

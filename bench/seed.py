@@ -36,7 +36,14 @@ from hub.demo.regions import Region as DemoRegion
 from hub.demo.regions import build_regions
 from hub.demo.seed import Dataset, _age, _ChildBuilder, _region_row
 from hub.settings import Settings
-from hub.vocabulary import ClaimStatus, DeliveryStatus, NeedStatus, ProviderKind, Role
+from hub.vocabulary import (
+    ClaimStatus,
+    DeliveryStatus,
+    NeedCategory,
+    NeedStatus,
+    ProviderKind,
+    Role,
+)
 
 Row = dict[str, Any]
 
@@ -111,7 +118,12 @@ def _plain(value: Any) -> Any:
 class _Coordination:
     """Claims and deliveries with history for a share of the needs just generated."""
 
-    def __init__(self, rng: random.Random, claimants: dict[str, list[uuid.UUID]], now: datetime):
+    def __init__(
+        self,
+        rng: random.Random,
+        claimants: dict[tuple[str, NeedCategory], list[uuid.UUID]],
+        now: datetime,
+    ):
         self.rng = rng
         self.claimants = claimants
         self.now = now
@@ -121,7 +133,7 @@ class _Coordination:
     def visit(self, need: Row) -> None:
         if need["status"] is not NeedStatus.OPEN or need["quantity"] is not None:
             return
-        providers = self.claimants.get(need["region_code"][:6])
+        providers = self.claimants.get((need["region_code"][:6], NeedCategory(need["category"])))
         if not providers:
             return
         roll = self.rng.random()
@@ -280,13 +292,18 @@ class _Cloner:
             rows.clear()
 
 
-def _claimants(providers: Iterable[Row], counties: Iterable[str]) -> dict[str, list[uuid.UUID]]:
-    """For each county, the active providers whose jurisdiction covers all of it."""
-    found: dict[str, list[uuid.UUID]] = defaultdict(list)
+def _claimants(
+    providers: Iterable[Row], counties: Iterable[str]
+) -> dict[tuple[str, NeedCategory], list[uuid.UUID]]:
+    """For each county and need category, the active providers whose jurisdiction covers all
+    of the county and who serve the category (a provider claims only needs it serves)."""
+    found: dict[tuple[str, NeedCategory], list[uuid.UUID]] = defaultdict(list)
+    providers = list(providers)
     for county in counties:
         for provider in providers:
             if any(county.startswith(prefix) for prefix in provider["jurisdictions"]):
-                found[county].append(provider["id"])
+                for category in provider["categories"]:
+                    found[county, NeedCategory(category)].append(provider["id"])
     return found
 
 
@@ -427,7 +444,8 @@ def _bench_clients(
     - ``bench-ngo``: an NGO's app, a coordinator across the NGO's jurisdictions;
     - ``bench-gov``: a province's government integration, an officer of the province;
     - ``bench-storm-NN``: 64 claimants' back ends spread over the providers that cover the
-      busiest county (their role is coordinator, or officer for government ones).
+      busiest county and serve some category (their role is coordinator, or officer for
+      government ones).
     """
     county = busy[0].code[:6]
     covering = [
@@ -446,8 +464,10 @@ def _bench_clients(
         ("bench-ngo", ngo, Role.COORDINATOR, _covering_prefix(ngo, county)),
         ("bench-gov", government, Role.GOVERNMENT_OFFICER, county[:2]),
     ]
+    # A provider serving no category claims nothing (the platform's operations, say).
+    claimants = [p for p in covering if p["categories"]]
     for n in range(STORM_CLIENTS):
-        provider = covering[n % len(covering)]
+        provider = claimants[n % len(claimants)]
         official = provider["kind"] in (ProviderKind.GOVERNMENT, ProviderKind.VILLAGE_OFFICE)
         role = Role.GOVERNMENT_OFFICER if official else Role.COORDINATOR
         wanted.append((f"bench-storm-{n:02d}", provider, role, _covering_prefix(provider, county)))

@@ -36,6 +36,11 @@ async def test_a_small_seed_is_migrated_consistent_and_claimed_at_most_once(
                 "n.pledged_quantity <> coalesce((SELECT sum(coalesce(c.quantity, 1)) "
                 "FROM claims c WHERE c.need_id = n.id AND c.status IN ('active', 'fulfilled')), 0)"
             )
+            # A provider claims only needs in the categories it serves.
+            unserved = await connection.fetchval(
+                "SELECT count(*) FROM claims c JOIN needs n ON n.id = c.need_id "
+                "JOIN providers p ON p.id = c.provider_id WHERE n.category <> ALL(p.categories)"
+            )
             clients = await connection.fetchval(
                 "SELECT count(*) FROM oauth_clients WHERE client_id LIKE 'bench-%'"
             )
@@ -47,5 +52,5 @@ async def test_a_small_seed_is_migrated_consistent_and_claimed_at_most_once(
     assert counts["children"] == counts["child_identities"] == 400
     assert 2.5 < counts["needs"] / 400 < 3.5
     assert counts["claims"] > 0 and counts["deliveries"] > 0
-    assert twice == 0 and disagreeing == 0
+    assert twice == 0 and disagreeing == 0 and unserved == 0
     assert clients == 66

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hub.auth.principal import Principal
 from hub.auth.principals import member_principal
 from hub.db.engine import session_factory
-from hub.db.models import Claim, Need
+from hub.db.models import Claim, Need, Provider
 from hub.domain import claims, deliveries, needs
 from hub.domain.rules import CoordinationRules
 from hub.domain.sweeper import sweep_once
@@ -50,12 +50,29 @@ class Coordination:
 
 
 class _Seeder:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], people: dict[str, Principal]):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        people: dict[str, Principal],
+        served: dict[str, frozenset[NeedCategory]],
+        whole: list[OpenNeed],
+    ):
         self.sessions = sessions
         self.people = people
+        # The categories each claimant's provider serves: a provider claims only those.
+        self.served = served
+        # Indivisible open needs not yet given to a scene.
+        self.rest = list(whole)
         self.keys = 0
         # Keys unique to this seeding: a demo seeded again must not replay an earlier one's.
         self.run = uuid.uuid4().hex[:12]
+
+    def take(self, login: str, prefer: NeedCategory | None = None) -> OpenNeed:
+        """The next indivisible need the claimant's provider serves, of ``prefer`` if any."""
+        fits = [need for need in self.rest if need.category in self.served[login]]
+        found = next((need for need in fits if need.category is prefer), fits[0])
+        self.rest.remove(found)
+        return found
 
     def key(self) -> str:
         self.keys += 1
@@ -148,13 +165,22 @@ async def seed_coordination(engine: AsyncEngine) -> Coordination:
             if principal is None:
                 return Coordination({}, 0)
             people[login] = principal
+        served = {
+            login: frozenset(await _categories(session, principal))
+            for login, principal in people.items()
+        }
         open_needs = await _open_needs(session)
     whole = [need for need in open_needs if need.quantity is None]
-    shares = [need for need in open_needs if need.quantity is not None]
-    if len(whole) < 11 or len(shares) < 3:
+    # Pledged by the material donors below (the NGO serves neither category).
+    shares = [
+        need
+        for need in open_needs
+        if need.quantity is not None and need.category in served[CHUNMIAO] & served[BUSINESS]
+    ]
+    seeder = _Seeder(sessions, people, served, whole)
+    if len(shares) < 3 or not all(_enough(seeder, login) for login in (NGO, CHUNMIAO, BUSINESS)):
         return Coordination({}, 0)
-    seeder = _Seeder(sessions, people)
-    for story in _stories(seeder, _arranged(whole), shares):
+    for story in _stories(seeder, shares):
         await story()
     # The deadline of one claim has passed: the sweeper expires it, as it would in a running hub.
     await sweep_once(sessions)
@@ -163,35 +189,35 @@ async def seed_coordination(engine: AsyncEngine) -> Coordination:
         return Coordination({status.value: int(count) for status, count in counts}, 1)
 
 
-def _arranged(whole: list[OpenNeed]) -> list[OpenNeed]:
-    """The needs in the order the scenes take them: a safety need first (its claim runs seven
-    days, so it shows as expiring soon) and a material one eleventh (the overlap: two winter
-    coats for one child), where the register has them."""
-    rest = list(whole)
-
-    def take(category: NeedCategory) -> OpenNeed:
-        found = next((need for need in rest if need.category is category), rest[0])
-        rest.remove(found)
-        return found
-
-    first, overlap = take(NeedCategory.SAFETY), take(NeedCategory.MATERIAL)
-    return [first, *rest[:9], overlap, *rest[9:]]
+async def _categories(session: AsyncSession, principal: Principal) -> list[NeedCategory]:
+    found = await session.scalar(
+        select(Provider.categories).where(Provider.id == principal.provider_id)
+    )
+    return list(found or ())
 
 
-def _stories(
-    seeder: _Seeder, whole: list[OpenNeed], shares: list[OpenNeed]
-) -> list[Callable[[], Awaitable[None]]]:
-    """One small scene per state a claim or a need can be in."""
+def _enough(seeder: _Seeder, login: str) -> bool:
+    """Each claimant takes at most five indivisible needs; six of its categories are plenty."""
+    return sum(need.category in seeder.served[login] for need in seeder.rest) >= 6
+
+
+def _stories(seeder: _Seeder, shares: list[OpenNeed]) -> list[Callable[[], Awaitable[None]]]:
+    """One small scene per state a claim or a need can be in, each on a need its claimant's
+    provider serves: a safety need first (its claim runs seven days, so it shows as expiring
+    soon) and a material one for the overlap (two winter coats for one child)."""
 
     async def active() -> None:
-        await seeder.claim(NGO, whole[0], note="本周六由社工上门")
+        need = seeder.take(NGO, NeedCategory.SAFETY)
+        await seeder.claim(NGO, need, note="本周六由社工上门")
 
     async def overdue() -> None:
-        claim = await seeder.claim(CHUNMIAO, whole[1], note="答应月初送到")
+        need = seeder.take(CHUNMIAO)
+        claim = await seeder.claim(CHUNMIAO, need, note="答应月初送到")
         await seeder.age(claim, claimed_at=timedelta(days=15), expected_by=timedelta(days=3))
 
     async def extended() -> None:
-        claim = await seeder.claim(BUSINESS, whole[2])
+        need = seeder.take(BUSINESS)
+        claim = await seeder.claim(BUSINESS, need)
         async with seeder.sessions.begin() as session:
             await claims.extend_claim(
                 session,
@@ -203,34 +229,41 @@ def _stories(
             )
 
     async def awaiting_verification() -> None:
-        claim = await seeder.claim(NGO, whole[3])
-        await seeder.deliver(NGO, claim, whole[3], "已送达，监护人签收")
+        need = seeder.take(NGO)
+        claim = await seeder.claim(NGO, need)
+        await seeder.deliver(NGO, claim, need, "已送达，监护人签收")
 
     async def fulfilled() -> None:
-        claim = await seeder.claim(CHUNMIAO, whole[4])
-        await seeder.review(await seeder.deliver(CHUNMIAO, claim, whole[4], "已送达并当面核对"))
+        need = seeder.take(CHUNMIAO)
+        claim = await seeder.claim(CHUNMIAO, need)
+        await seeder.review(await seeder.deliver(CHUNMIAO, claim, need, "已送达并当面核对"))
         await seeder.age(claim, claimed_at=timedelta(days=12), ended_at=timedelta(days=1))
 
     async def disputed() -> None:
-        claim = await seeder.claim(BUSINESS, whole[5])
-        delivery = await seeder.deliver(BUSINESS, claim, whole[5], "已交给村委会转交")
+        need = seeder.take(BUSINESS)
+        claim = await seeder.claim(BUSINESS, need)
+        delivery = await seeder.deliver(BUSINESS, claim, need, "已交给村委会转交")
         await seeder.review(delivery, reason="家访时监护人说未收到，请重新核实")
 
     async def released() -> None:
-        claim = await seeder.claim(NGO, whole[6])
+        need = seeder.take(NGO)
+        claim = await seeder.claim(NGO, need)
         await seeder.end(NGO, claim, ClaimStatus.RELEASED, "人手不足，交由其他机构")
 
     async def failed() -> None:
-        claim = await seeder.claim(CHUNMIAO, whole[7])
+        need = seeder.take(CHUNMIAO)
+        claim = await seeder.claim(CHUNMIAO, need)
         await seeder.end(CHUNMIAO, claim, ClaimStatus.FAILED, "监护人不同意上门服务")
 
     async def revoked() -> None:
-        claim = await seeder.claim(BUSINESS, whole[8])
+        need = seeder.take(BUSINESS)
+        claim = await seeder.claim(BUSINESS, need)
         await seeder.age(claim, claimed_at=timedelta(days=10))
         await seeder.end(OFFICIAL, claim, ClaimStatus.REVOKED, "认领后十天无联系，收回另派")
 
     async def expired() -> None:
-        claim = await seeder.claim(NGO, whole[9])
+        need = seeder.take(NGO)
+        claim = await seeder.claim(NGO, need)
         await seeder.age(
             claim,
             claimed_at=timedelta(days=40),
@@ -246,14 +279,14 @@ def _stories(
         assert part.quantity is not None
         await seeder.claim(CHUNMIAO, full, quantity=_part(full.quantity, 0.6))
         await seeder.claim(BUSINESS, full)
-        claim = await seeder.claim(NGO, half, quantity=_part(half.quantity, 0.5))
-        await seeder.review(await seeder.deliver(NGO, claim, half, "第一批已发放"))
+        claim = await seeder.claim(BUSINESS, half, quantity=_part(half.quantity, 0.5))
+        await seeder.review(await seeder.deliver(BUSINESS, claim, half, "第一批已发放"))
         await seeder.claim(CHUNMIAO, part, quantity=_part(part.quantity, 0.3))
 
     async def overlapping() -> None:
         # The same kind of need registered twice for one child (by two offices, say), and two
         # providers each taking one: the second is warned, and officials see the overlap.
-        first = whole[10]
+        first = seeder.take(CHUNMIAO, NeedCategory.MATERIAL)
         async with seeder.sessions.begin() as session:
             again = await needs.open_need(
                 session,
@@ -265,7 +298,7 @@ def _stories(
                     description="乡镇工作站另行登记的同类需求",
                 ),
             )
-        await seeder.claim(NGO, first)
+        await seeder.claim(CHUNMIAO, first)
         second = OpenNeed(again.id, again.child_id, again.category, None, again.created_at)
         await seeder.claim(BUSINESS, second, note="未与其他机构沟通")
 

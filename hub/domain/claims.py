@@ -22,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
-from hub.db.models import Claim, Need
+from hub.db.models import Claim, Need, Provider
 from hub.domain import audit, events, idempotency, ledger, overlaps
 from hub.domain.clock import as_utc, instant, utcnow
 from hub.domain.coordination_errors import (
+    CategoryNotServed,
     ClaimExpired,
     ClaimNotActive,
     ExtensionLimit,
@@ -291,20 +292,43 @@ async def _need_for_claiming(
     session: AsyncSession, principal: Principal, need_id: uuid.UUID
 ) -> Need:
     readable = jurisdictions_for(principal, Permission.READ_REGISTER)
-    exists = await session.scalar(
-        select(Need.region_code).where(Need.id == need_id, within(Need.region_code, readable))
+    # The claimant's categories come with the need's row: no statement more for the check.
+    served = (
+        select(Provider.categories).where(Provider.id == principal.provider_id).scalar_subquery()
     )
-    if exists is None:
+    found = (
+        await session.execute(
+            select(Need.region_code, Need.category, served).where(
+                Need.id == need_id, within(Need.region_code, readable)
+            )
+        )
+    ).first()
+    if found is None:
         raise NotFound("no such need", field="needId")
+    exists, category, categories = found
     if not may(principal, Permission.CLAIM, exists):
         raise Forbidden("claiming needs in this region is outside your jurisdiction")
+    # Refused before waiting for the lock; checked again below, as the category can be edited.
+    _require_served(category, categories or ())
     need = await ledger.locked_need(session, need_id)
     if need is None:
         raise NotFound("no such need", field="needId")
     if need.region_code != exists and not may(principal, Permission.CLAIM, need.region_code):
         # The child moved out of reach between the look and the lock.
         raise Forbidden("claiming needs in this region is outside your jurisdiction")
+    _require_served(need.category, categories or ())
     return need
+
+
+def _require_served(category: NeedCategory, served: Sequence[NeedCategory]) -> None:
+    """Refuse, before anything is written, a need outside the claimant's categories."""
+    if category not in served:
+        raise CategoryNotServed(
+            f"your provider does not serve {category.value} needs",
+            field="needId",
+            category=category.value,
+            served=sorted(NeedCategory(c).value for c in served),
+        )
 
 
 async def claim_need(

@@ -14,6 +14,13 @@ class NotClaimant(Forbidden):
     code = "NOT_CLAIMANT"
 
 
+class CategoryNotServed(Forbidden):
+    """A provider claims only needs in the categories it serves, so that a need stays open to
+    those qualified for it. A provider serving no category claims nothing."""
+
+    code = "CATEGORY_NOT_SERVED"
+
+
 class SelfVerification(Forbidden):
     """Separation of duties: a delivery is verified by someone other than who delivered it."""
 

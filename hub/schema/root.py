@@ -162,7 +162,8 @@ class Mutation:
     claim_need: ClaimNeedResult = strawberry.mutation(
         resolver=coordination_fields.claim_need,
         description="Take on a need (or pledge a share of a divisible one) so that nobody "
-        "duplicates it. Losing to another provider is an answer, not an error.",
+        "duplicates it. Losing to another provider is an answer, not an error. A need of a "
+        "category your provider does not serve is refused with CATEGORY_NOT_SERVED.",
     )
     extend_claim: ClaimPayload = strawberry.mutation(resolver=coordination_fields.extend_claim)
     release_claim: ClaimPayload = strawberry.mutation(
