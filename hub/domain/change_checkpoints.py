@@ -16,8 +16,11 @@ before the snapshot, which ``clock_timestamp()`` in the same statement follows: 
 ``change_xid``. This holds for a transaction that took its id long before the checkpoint and
 writes after it: it was still running at the snapshot, so xmin is at most its id. A
 ``pg_current_xact_id()`` taken at checkpoint time would not be a bound: such a transaction's id
-lies below it. The argument takes the hub's clock (``updated_at``) and the database's for the
-same, which ``changedSince`` already does: it is by the hub's clock.
+lies below it. The argument reads ``updated_at`` (a hub process's clock, or the database's) and
+``at`` (the database's) on one clock. A need stamped by a process whose clock runs ahead, after
+T, but committed before the checkpoint can sort below the bound and be left out: its change
+happened before T by the database's clock. ``changedSince`` is approximate in that way already
+(README: start a new reader with a margin); the cursors, which are exact, do not depend on it.
 
 Checkpoints are kept: all of the last day, then the first of each hour, a few thousand rows a
 year. A time before the first checkpoint falls back to the pass over the window.
