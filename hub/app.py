@@ -23,6 +23,7 @@ from hub.db.listener import Listener, listen_dsn
 from hub.db.location import resolve_database_url
 from hub.domain import events
 from hub.domain.audit_chain import run_linker
+from hub.domain.change_checkpoints import run_checkpointer
 from hub.domain.event_broker import EventBroker
 from hub.domain.sweeper import run_sweeper
 from hub.fast_path import FastPath
@@ -116,13 +117,19 @@ def create_app(
                 run_linker(app.state.sessions, settings.audit_link_interval_seconds),
                 name="audit-linker",
             )
+        checkpointer = None
+        if settings.change_checkpoint_interval_seconds > 0:
+            checkpointer = asyncio.create_task(
+                run_checkpointer(app.state.sessions, settings.change_checkpoint_interval_seconds),
+                name="change-checkpointer",
+            )
         try:
             yield
         finally:
             listening.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listening
-            for task in (sweeper, pruner, linker):
+            for task in (sweeper, pruner, linker, checkpointer):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -71,6 +71,10 @@ class Settings:
     # How often each process links newly committed audit events into the hash chain; 0 leaves
     # it to reads of the audit log (which always link first).
     audit_link_interval_seconds: float = 1.0
+    # How often the processes between them record a checkpoint of the change feed (a time and
+    # the transaction ids after it), which starts a `changedSince` page in one lookup; 0 turns
+    # it off, and such pages pass over every need changed in their window.
+    change_checkpoint_interval_seconds: float = 60.0
     claim_max_extensions: int = 2
     # Per-category overrides of the days a claim runs before it expires, and of the window in
     # which aid of the same category from two providers counts as overlapping. Pairs rather
@@ -204,6 +208,12 @@ class Settings:
                 env,
                 "HUB_AUDIT_LINK_INTERVAL_SECONDS",
                 cls.audit_link_interval_seconds,
+                minimum=0.0,
+            ),
+            change_checkpoint_interval_seconds=_float(
+                env,
+                "HUB_CHANGE_CHECKPOINT_INTERVAL_SECONDS",
+                cls.change_checkpoint_interval_seconds,
                 minimum=0.0,
             ),
             claim_max_extensions=_int(

@@ -116,6 +116,8 @@ TEST_SETTINGS = {
     # Nor a background audit linker, whose statements would land in other tests' statement
     # counts: reads of the audit log link first, and tests/test_audit.py runs the linker itself.
     "audit_link_interval_seconds": 0,
+    # Nor change-feed checkpoints: tests/test_change_checkpoints.py records them itself.
+    "change_checkpoint_interval_seconds": 0,
 }
 
 

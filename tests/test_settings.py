@@ -34,9 +34,11 @@ def test_every_variable_is_read() -> None:
             "HUB_ID_HASH_KEY": "k",
             "HUB_WORKERS": "2",
             "HUB_AUDIT_LINK_INTERVAL_SECONDS": "0.5",
+            "HUB_CHANGE_CHECKPOINT_INTERVAL_SECONDS": "30",
         }
     )
     assert (settings.workers, settings.audit_link_interval_seconds) == (2, 0.5)
+    assert settings.change_checkpoint_interval_seconds == 30
     assert settings.database_url == "postgresql://hub@db:5432/hub"
     assert settings.data_dir == Path("~/hub-data").expanduser()
     assert (settings.host, settings.port, settings.env) == ("0.0.0.0", 9000, "dev")

@@ -17,6 +17,7 @@ from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
 from hub.db.models import Child, Need
 from hub.domain import audit, events, idempotency, ledger
+from hub.domain.change_checkpoints import checkpoint_at_or_before
 from hub.domain.clock import as_utc, instant, today, utcnow
 from hub.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
 from hub.domain.jurisdiction import narrow, validate_prefix, within
@@ -232,19 +233,23 @@ def _filtered(principal: Principal, where: NeedFilter, columns: tuple[Any, ...])
 
 
 def _first_change_since(since: datetime) -> Any:
-    """The smallest transaction id among needs changed since ``since``: where the feed's first
+    """A transaction id no need changed since ``since`` sorts below: where the feed's first
     page may start instead of at the beginning of the register.
 
     Without it the feed walks its (change_xid, id) index from the start, testing updated_at on
     every need changed before ``since`` (half a second at 3 million needs, growing with the
-    register). ``+ 0`` keeps PostgreSQL from answering min() by that same walk: it reads the
-    needs of the window through the updated_at index instead, a few milliseconds for a month.
+    register). The latest change-feed checkpoint at or before ``since`` gives one in a single
+    index lookup (``hub.domain.change_checkpoints``). Before the first checkpoint, the smallest
+    change_xid among the needs changed since then: ``+ 0`` keeps PostgreSQL from answering
+    min() by that same walk, and it reads the needs of the window through the updated_at index
+    instead, a few milliseconds for a month, but 260 ms for 900,000 needs. PostgreSQL runs the
+    second subquery only when the first finds no checkpoint.
     """
-    return (
-        select(func.min(Need.change_xid + 0))
-        .where(Need.updated_at > as_utc(since, "changedSince"))
-        .scalar_subquery()
+    moment = as_utc(since, "changedSince")
+    smallest_in_window = (
+        select(func.min(Need.change_xid + 0)).where(Need.updated_at > moment).scalar_subquery()
     )
+    return func.coalesce(checkpoint_at_or_before(moment), smallest_in_window)
 
 
 def page_query(

@@ -3,6 +3,7 @@
 from hub.db.models.access import AccessRecord
 from hub.db.models.audit import AuditEvent
 from hub.db.models.base import Base
+from hub.db.models.change_checkpoint import ChangeCheckpoint
 from hub.db.models.child import Child, ChildIdentity, GuardianConsent
 from hub.db.models.claim import Claim
 from hub.db.models.credentials import Invitation, LoginAttempt, MemberCredential
@@ -29,6 +30,7 @@ __all__ = [
     "AuditEvent",
     "AuthorizationCode",
     "Base",
+    "ChangeCheckpoint",
     "Child",
     "ChildIdentity",
     "ChildMerge",
