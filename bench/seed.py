@@ -392,6 +392,8 @@ async def seed(
             "VALUES ('bench.seeded', 'database', 'bench', $1::jsonb)",
             _json({**totals, "seed": seed}),
         )
+        say("change checkpoints")
+        await connection.execute(_CHECKPOINTS)
         say("analysing")
         await connection.execute("VACUUM ANALYZE")
         size = await connection.fetchval(
@@ -400,6 +402,22 @@ async def seed(
         say(f"done: {children:,} children; database size {size}")
     finally:
         await connection.close()
+
+
+# The change feed's checkpoints (time -> transaction id) that a hub running through the seeded
+# year would have recorded every hour: each the smallest transaction id of the needs changed from
+# that hour on, so a lower bound for every later change, as the hub's own checkpoints are. The
+# seed writes a year of history in a few transactions of today, so without them every
+# `changedSince` would fall back to a pass over its whole window.
+_CHECKPOINTS = """
+INSERT INTO change_checkpoints (at, xid)
+SELECT hour, min(first_xid) OVER (ORDER BY hour DESC ROWS UNBOUNDED PRECEDING)
+FROM (
+  SELECT date_trunc('hour', updated_at) AS hour, min(change_xid) AS first_xid
+  FROM needs GROUP BY 1
+) AS hours
+ON CONFLICT (at) DO NOTHING
+"""
 
 
 _REFERENCES = (

@@ -44,6 +44,13 @@ async def test_a_small_seed_is_migrated_consistent_and_claimed_at_most_once(
             clients = await connection.fetchval(
                 "SELECT count(*) FROM oauth_clients WHERE client_id LIKE 'bench-%'"
             )
+            # The change feed's checkpoints cover the seeded year, each a lower bound on the
+            # transaction ids of every need changed from its time on.
+            checkpoints = await connection.fetchval("SELECT count(*) FROM change_checkpoints")
+            below_a_checkpoint = await connection.fetchval(
+                "SELECT count(*) FROM change_checkpoints c JOIN needs n"
+                " ON n.updated_at >= c.at AND n.change_xid < c.xid"
+            )
         finally:
             await connection.close()
     finally:
@@ -54,3 +61,4 @@ async def test_a_small_seed_is_migrated_consistent_and_claimed_at_most_once(
     assert counts["claims"] > 0 and counts["deliveries"] > 0
     assert twice == 0 and disagreeing == 0 and unserved == 0
     assert clients == 66
+    assert checkpoints > 24 * 30 and below_a_checkpoint == 0
