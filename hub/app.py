@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -98,42 +99,37 @@ def create_app(
             on_notification=lambda payload: _publish(broker, payload),
             on_lost=broker.interrupt,
         )
-        listening = asyncio.create_task(listener.run(), name="need-events-listener")
-        sweeper = None
-        if settings.sweep_interval_seconds > 0:
-            sweeper = asyncio.create_task(
-                run_sweeper(app.state.sessions, settings.sweep_interval_seconds),
-                name="claim-sweeper",
-            )
-        pruner = None
-        if settings.prune_interval_seconds > 0:
-            pruner = asyncio.create_task(
-                run_pruner(app.state.sessions, settings, settings.prune_interval_seconds),
-                name="stale-row-pruner",
-            )
-        linker = None
-        if settings.audit_link_interval_seconds > 0:
-            linker = asyncio.create_task(
-                run_linker(app.state.sessions, settings.audit_link_interval_seconds),
-                name="audit-linker",
-            )
-        checkpointer = None
-        if settings.change_checkpoint_interval_seconds > 0:
-            checkpointer = asyncio.create_task(
-                run_checkpointer(app.state.sessions, settings.change_checkpoint_interval_seconds),
-                name="change-checkpointer",
-            )
+        sessions = app.state.sessions
+        # Each repeats at its interval; an interval of 0 turns it off.
+        periodic = (
+            ("claim-sweeper", settings.sweep_interval_seconds, partial(run_sweeper, sessions)),
+            (
+                "stale-row-pruner",
+                settings.prune_interval_seconds,
+                partial(run_pruner, sessions, settings),
+            ),
+            ("audit-linker", settings.audit_link_interval_seconds, partial(run_linker, sessions)),
+            (
+                "change-checkpointer",
+                settings.change_checkpoint_interval_seconds,
+                partial(run_checkpointer, sessions),
+            ),
+        )
+        background = [
+            asyncio.create_task(listener.run(), name="need-events-listener"),
+            *(
+                asyncio.create_task(run(interval), name=name)
+                for name, interval, run in periodic
+                if interval > 0
+            ),
+        ]
         try:
             yield
         finally:
-            listening.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listening
-            for task in (sweeper, pruner, linker, checkpointer):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if own_engine:
                 await active.dispose()
 

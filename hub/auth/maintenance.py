@@ -9,7 +9,6 @@ Any process may prune at any time: it only deletes what is stale.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +25,7 @@ from hub.db.models import (
     TokenFamily,
     UsedClientAssertion,
 )
+from hub.periodic import repeat
 from hub.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -88,13 +88,10 @@ async def run_pruner(
     sessions: async_sessionmaker[AsyncSession], settings: Settings, interval: float
 ) -> None:
     """Prune every ``interval`` seconds until cancelled; a failed round is logged and retried."""
-    while True:
-        try:
-            deleted = await prune_once(sessions, settings)
-            if deleted:
-                logger.info("pruned %d stale rows of tokens, codes and sign-ins", deleted)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the next round may well succeed: a pruner never dies of one error
-            logger.exception("pruning stale rows failed")
-        await asyncio.sleep(interval)
+
+    async def prune_round() -> None:
+        deleted = await prune_once(sessions, settings)
+        if deleted:
+            logger.info("pruned %d stale rows of tokens, codes and sign-ins", deleted)
+
+    await repeat(prune_round, interval, "pruning stale rows")

@@ -8,11 +8,12 @@ every read of the audit log links first, so what it reads is linked.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from hub.periodic import repeat
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +38,9 @@ async def link_pending(session: AsyncSession, *, wait: bool = True) -> int:
 
 async def run_linker(sessions: async_sessionmaker[AsyncSession], interval: float) -> None:
     """Link every ``interval`` seconds until cancelled; a failed round is logged and retried."""
-    while True:
-        try:
-            async with sessions() as session:
-                await link_pending(session, wait=False)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the next round may well succeed: the linker never dies of one error
-            logger.exception("linking audit events failed")
-        await asyncio.sleep(interval)
+
+    async def link() -> None:
+        async with sessions() as session:
+            await link_pending(session, wait=False)
+
+    await repeat(link, interval, "linking audit events")

@@ -28,7 +28,6 @@ year. A time before the first checkpoint falls back to the pass over the window.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +36,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import ChangeCheckpoint
+from hub.periodic import repeat
 
 logger = logging.getLogger(__name__)
 
@@ -87,15 +87,12 @@ async def record_checkpoint(session: AsyncSession, interval: float) -> bool:
 async def run_checkpointer(sessions: async_sessionmaker[AsyncSession], interval: float) -> None:
     """Record a checkpoint every ``interval`` seconds until cancelled; a failed round is logged
     and retried."""
-    while True:
-        try:
-            async with sessions() as session:
-                await record_checkpoint(session, interval)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the next round may well succeed: the task never dies of one error
-            logger.exception("recording a change-feed checkpoint failed")
-        await asyncio.sleep(interval)
+
+    async def record() -> None:
+        async with sessions() as session:
+            await record_checkpoint(session, interval)
+
+    await repeat(record, interval, "recording a change-feed checkpoint")
 
 
 def checkpoint_at_or_before(since: datetime) -> Any:

@@ -9,7 +9,6 @@ overdue claim as expired already (``ledger.overdue``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import Claim
 from hub.domain import ledger
+from hub.periodic import repeat
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +53,10 @@ async def sweep_once(sessions: async_sessionmaker[AsyncSession]) -> int:
 
 async def run_sweeper(sessions: async_sessionmaker[AsyncSession], interval: float) -> None:
     """Sweep every ``interval`` seconds until cancelled; a failed sweep is logged and retried."""
-    while True:
-        try:
-            expired = await sweep_once(sessions)
-            if expired:
-                logger.info("expired %d overdue claims", expired)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the next sweep may well succeed: a sweeper never dies of one error
-            logger.exception("sweeping overdue claims failed")
-        await asyncio.sleep(interval)
+
+    async def sweep() -> None:
+        expired = await sweep_once(sessions)
+        if expired:
+            logger.info("expired %d overdue claims", expired)
+
+    await repeat(sweep, interval, "sweeping overdue claims")
