@@ -54,7 +54,9 @@ from hub.domain.visibility import (
     visible_region,
 )
 from hub.graphql_app import PREPAID
+from hub.protocol.errors import ProtocolError
 from hub.protocol.media import JSON, negotiate
+from hub.protocol.persisted_queries import requested_hash
 from hub.schema.limits import check_cost
 from hub.vocabulary import NeedStatus
 
@@ -103,12 +105,13 @@ def _asks_compiled(payload: dict[str, Any]) -> bool:
     query = payload.get("query")
     if persisted is None:
         return _normalized(query) in _COMPILED
-    if not isinstance(persisted, dict) or persisted.get("version") != 1:
+    try:
+        sha256 = requested_hash(persisted)
+    except ProtocolError:
         return False
-    sha256 = persisted.get("sha256Hash")
-    if not isinstance(sha256, str) or sha256.lower() not in _COMPILED_SHA256:
+    if sha256 not in _COMPILED_SHA256:
         return False
-    return query is None or (isinstance(query, str) and sha256_of(query) == sha256.lower())
+    return query is None or (isinstance(query, str) and sha256_of(query) == sha256)
 
 
 _NEEDS_PAGE_DOCUMENT = parse(NEEDS_PAGE)

@@ -84,7 +84,7 @@ class PersistedQueries:
         wanted = (extensions or {}).get("persistedQuery")
         if wanted is None:
             return Resolved(query)
-        sha256 = _hash_of(wanted)
+        sha256 = requested_hash(wanted)
         if query is None:
             found = await self.find(sha256)
             if found is None:
@@ -98,7 +98,8 @@ class PersistedQueries:
         return Resolved(query, register=None if known else sha256)
 
 
-def _hash_of(wanted: object) -> str:
+def requested_hash(wanted: object) -> str:
+    """The lowercase hash a ``persistedQuery`` extension names; ProtocolError if malformed."""
     if not isinstance(wanted, dict) or wanted.get("version") != 1:
         raise ProtocolError(400, INVALID, "persistedQuery must be {version: 1, sha256Hash}")
     sha256 = wanted.get("sha256Hash")
