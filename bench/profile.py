@@ -11,6 +11,7 @@ import cProfile
 import dataclasses
 import io
 import pstats
+import random
 import time
 
 import httpx
@@ -42,7 +43,7 @@ async def profile(database_url: str, requests: int, top: int) -> str:
             )
             response.raise_for_status()
             headers = {"authorization": f"Bearer {response.json()['access_token']}"}
-            walk = scenarios.needs_page_requests(targets)(__import__("random").Random(1))
+            walk = scenarios.needs_page_requests(targets)(0, random.Random(1))
             body = next(walk)
 
             async def one() -> None:
