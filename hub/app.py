@@ -19,7 +19,7 @@ from hub.auth.keys import KeyRing, ensure_signing_key
 from hub.auth.maintenance import run_pruner
 from hub.auth.oauth.routes import oauth_routes
 from hub.db import migrate
-from hub.db.engine import create_engine, session_factory
+from hub.db.engine import autocommit_session_factory, create_engine, session_factory
 from hub.db.listener import Listener, listen_dsn
 from hub.db.location import resolve_database_url
 from hub.domain import events
@@ -69,6 +69,7 @@ def create_app(
         app.state.settings = settings
         app.state.engine = active
         app.state.sessions = session_factory(active)
+        app.state.autocommit_sessions = autocommit_session_factory(active)
         app.state.id_hash_key = await asyncio.to_thread(id_hash_key, settings)
         kek = await asyncio.to_thread(key_encryption_key, settings)
         try:
@@ -85,7 +86,7 @@ def create_app(
         )
         app.state.authenticator = Authenticator(
             settings,
-            app.state.sessions,
+            app.state.autocommit_sessions,  # it only reads
             app.state.keyring,
             ExternalKeys(jwks_fetcher, refresh_seconds=settings.external_jwks_refresh),
         )

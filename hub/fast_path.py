@@ -170,16 +170,26 @@ async def needs_page(
     request: Request, variables: dict[str, Any], schema: GraphQLSchema
 ) -> dict[str, Any]:
     state: Any = request.app.state
-    principal, _ = await state.authenticator.principal(request.headers)
     county, after = variables.get("county"), variables.get("after")
-    if principal is None or not isinstance(county, str):
+    if not isinstance(county, str) or (after is not None and not isinstance(after, str)):
         raise _Fallback
-    if principal.trusted_documents_only:
-        raise _Fallback  # the normal path holds a restricted client to its trusted documents
-    if after is not None and not isinstance(after, str):
-        raise _Fallback
-    settings = state.settings
-    await _charge(request, principal, variables, schema)
+    # One session for the whole page, without a transaction: who asks, the charge (one
+    # statement each) and the page's reads (each with its own snapshot, as under READ
+    # COMMITTED in a transaction) cost one pool checkout and no BEGIN or ROLLBACK. The normal
+    # path takes a session per step and per loader batch.
+    async with state.autocommit_sessions() as session:
+        principal, _ = await state.authenticator.principal(request.headers, session=session)
+        if principal is None:
+            raise _Fallback
+        if principal.trusted_documents_only:
+            raise _Fallback  # the normal path holds a restricted client to its trusted documents
+        await _charge(session, request, principal, variables, schema)
+        return _answer_page(await _read(session, state.settings, principal, county, after))
+
+
+async def _read(
+    session: AsyncSession, settings: Any, principal: Principal, county: str, after: str | None
+) -> _PageRows:
     page = page_request(
         _PAGE_SIZE,
         after,
@@ -189,12 +199,12 @@ async def needs_page(
         maximum=settings.max_page_size,
     )
     where = needs.NeedFilter(jurisdiction=county, statuses=_STATUSES, order=NeedOrder.URGENCY)
-    # One session for the whole page: the loaders of the normal path open one per batch, and
-    # each costs a pool checkout and a BEGIN/ROLLBACK round trip. Reads only, so whom the
-    # reader claims is asked once for the page, not once per kind.
+    # Reads only, so whom the reader claims is asked once for the page, not once per kind.
     with claimant_memo():
-        async with state.sessions() as session:
-            read = await _read_page(session, principal, where, page)
+        return await _read_page(session, principal, where, page)
+
+
+def _answer_page(read: _PageRows) -> dict[str, Any]:
     today = clock.today()
     claims_of: dict[Any, list[dict[str, str | None]]] = {row.id: [] for row in read.rows}
     for claim in read.claim_rows:
@@ -326,7 +336,11 @@ def _shown_regions(
 
 
 async def _charge(
-    request: Request, principal: Any, variables: dict[str, Any], schema: GraphQLSchema
+    session: AsyncSession,
+    request: Request,
+    principal: Any,
+    variables: dict[str, Any],
+    schema: GraphQLSchema,
 ) -> None:
     """Charge the page's cost, as the normal path would; over the limit, let it refuse."""
     settings = request.app.state.settings
@@ -338,8 +352,8 @@ async def _charge(
         variables=variables,
     )
     key = rate_limits.principal_key(principal, request.client.host if request.client else None)
-    async with request.app.state.sessions.begin() as session:
-        admission = await rate_limits.spend(session, key, cost, settings.rate_limit_cost_per_minute)
+    # One statement: it commits by itself, before the page is read (``rate_limits.spend``).
+    admission = await rate_limits.spend(session, key, cost, settings.rate_limit_cost_per_minute)
     if not admission.admitted:
         raise _Fallback
     setattr(request.state, PREPAID, True)  # should the normal path answer after all

@@ -281,6 +281,7 @@ class HubGraphQL(GraphQL[Context, None]):
             return Context(
                 settings=state.settings,
                 sessions=state.sessions,
+                autocommit_sessions=state.autocommit_sessions,
                 id_hash_key=state.id_hash_key,
                 principal=None,
                 broker=state.event_broker,
@@ -292,6 +293,7 @@ class HubGraphQL(GraphQL[Context, None]):
         return Context(
             settings=state.settings,
             sessions=state.sessions,
+            autocommit_sessions=state.autocommit_sessions,
             id_hash_key=state.id_hash_key,
             principal=principal,
             unauthenticated_reason=reason,

@@ -26,15 +26,31 @@ def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
 
 @contextlib.contextmanager
 def count_transactions(engine: AsyncEngine) -> Iterator[list[None]]:
-    """Every transaction begun on the engine: each costs a pool checkout and its own BEGIN and
-    ROLLBACK (or COMMIT) round trips."""
+    """Every transaction begun on the engine: each costs its own BEGIN and ROLLBACK (or COMMIT)
+    round trips. Sessions in autocommit send neither, and are not counted."""
     begun: list[None] = []
 
-    def record(_conn: Any) -> None:
-        begun.append(None)
+    def record(conn: Any) -> None:
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            begun.append(None)
 
     event.listen(engine.sync_engine, "begin", record)
     try:
         yield begun
     finally:
         event.remove(engine.sync_engine, "begin", record)
+
+
+@contextlib.contextmanager
+def count_checkouts(engine: AsyncEngine) -> Iterator[list[None]]:
+    """Every connection taken from the engine's pool."""
+    taken: list[None] = []
+
+    def record(*_args: Any) -> None:
+        taken.append(None)
+
+    event.listen(engine.sync_engine, "checkout", record)
+    try:
+        yield taken
+    finally:
+        event.remove(engine.sync_engine, "checkout", record)

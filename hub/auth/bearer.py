@@ -49,22 +49,27 @@ class Authenticator:
         self.keys = keys
         self.external = external
 
-    async def principal(self, headers: Mapping[str, str]) -> tuple[Principal | None, str]:
-        """The principal the request acts for, or None with the reason to give the client."""
+    async def principal(
+        self, headers: Mapping[str, str], *, session: AsyncSession | None = None
+    ) -> tuple[Principal | None, str]:
+        """The principal the request acts for, or None with the reason to give the client.
+
+        ``session``: read the hub's own principals in it (a caller that reads more in one
+        session saves a pool checkout); by default each read has a session of its own."""
         authorization = headers.get("authorization")
         if authorization:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return None, "the Authorization header must be 'Bearer <access token>'"
             try:
-                return await self.from_token(token.strip()), ""
+                return await self.from_token(token.strip(), session=session), ""
             except TokenRejected as exc:
                 return None, str(exc)
         if headers.get(MEMBER_HEADER):
             return await dev_principal(headers, self.settings, self.sessions)
         return None, NO_CREDENTIALS
 
-    async def from_token(self, token: str) -> Principal:
+    async def from_token(self, token: str, *, session: AsyncSession | None = None) -> Principal:
         unverified = peek(token)
         now = int(time.time())
         if unverified.issuer == self.settings.public_url:
@@ -77,8 +82,11 @@ class Authenticator:
                 now=now,
                 leeway=self.settings.token_leeway,
             )
-            async with self.sessions() as session:
+            if session is not None:
                 found = await token_principal(session, claims)
+            else:
+                async with self.sessions() as own:
+                    found = await token_principal(own, claims)
         else:
             found = await self._external(token, unverified.issuer, unverified.kid, now)
         if isinstance(found, str):

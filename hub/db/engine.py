@@ -61,6 +61,21 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+def autocommit_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions in which every statement is its own transaction: no BEGIN before the first
+    statement, no COMMIT or ROLLBACK after the last, two round trips fewer per session.
+
+    Only for reads, and for writes that are one statement each. PostgreSQL's default isolation
+    (READ COMMITTED) gives every statement of a transaction its own snapshot anyway, so a
+    session of several reads sees what it would have seen in one transaction; but a session
+    that writes twice here would not write atomically. Same pool as ``session_factory``'s."""
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"),
+        expire_on_commit=False,
+        autoflush=False,
+    )
+
+
 MINIMUM_SERVER_VERSION = 150000  # PostgreSQL 15: the oldest release the hub is tested on
 
 

@@ -20,6 +20,9 @@ from hub.settings import Settings
 class Context:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
+    # For reads and single-statement writes: no BEGIN/COMMIT round trips (see
+    # ``hub.db.engine.autocommit_session_factory``).
+    autocommit_sessions: async_sessionmaker[AsyncSession]
     id_hash_key: bytes
     principal: Principal | None
     # Why the request has no principal, when it has none: told to the client on refusal.
@@ -46,7 +49,7 @@ class Context:
     loaders: RequestLoaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = build_loaders(self.sessions, self.principal)
+        self.loaders = build_loaders(self.sessions, self.autocommit_sessions, self.principal)
 
     def act_as(self, principal: Principal | None, reason: str = "") -> None:
         """Switch to a freshly read principal, with loaders that cache nothing read before:
@@ -54,7 +57,7 @@ class Context:
         self.principal = principal
         if reason:
             self.unauthenticated_reason = reason
-        self.loaders = build_loaders(self.sessions, principal)
+        self.loaders = build_loaders(self.sessions, self.autocommit_sessions, principal)
 
     def require_principal(self) -> Principal:
         if self.principal is None:

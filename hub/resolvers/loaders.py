@@ -111,8 +111,14 @@ class RequestLoaders:
 
 
 def build_loaders(
-    sessions: async_sessionmaker[AsyncSession], principal: Principal | None
+    sessions: async_sessionmaker[AsyncSession],
+    reads: async_sessionmaker[AsyncSession],
+    principal: Principal | None,
 ) -> RequestLoaders:
+    """``reads``: sessions without a transaction (``autocommit_session_factory``), for the
+    batches that only read; ``sessions`` for identity reads, whose access records commit with
+    the read."""
+
     def as_principal(
         fetch: Callable[[AsyncSession, Principal, list[K]], Awaitable[dict[K, V]]],
     ) -> Callable[[AsyncSession, list[K]], Awaitable[dict[K, V]]]:
@@ -132,7 +138,7 @@ def build_loaders(
         for child_id, statuses in keys:
             by_statuses[statuses].append(child_id)
         found: dict[tuple[uuid.UUID, tuple[NeedStatus, ...]], list[NeedView]] = {}
-        async with sessions() as session:
+        async with reads() as session:
             for statuses, child_ids in by_statuses.items():
                 grouped = await needs.needs_of_children(session, principal, child_ids, statuses)
                 found.update({(cid, statuses): views for cid, views in grouped.items()})
@@ -155,16 +161,16 @@ def build_loaders(
         return [found.get(key) for key in keys]
 
     return RequestLoaders(
-        region=_by_key(sessions, regions.regions_by_codes),
-        child=_by_key(sessions, as_principal(children.children_by_ids)),
-        need=_by_key(sessions, as_principal(needs.needs_by_ids)),
-        provider=_by_key(sessions, as_principal(providers.providers_by_ids)),
+        region=_by_key(reads, regions.regions_by_codes),
+        child=_by_key(reads, as_principal(children.children_by_ids)),
+        need=_by_key(reads, as_principal(needs.needs_by_ids)),
+        provider=_by_key(reads, as_principal(providers.providers_by_ids)),
         needs_of_child=SharedDataLoader(load_fn=needs_of_children),
         identity=SharedDataLoader(load_fn=identities),
-        claim=_by_key(sessions, as_principal(claims.claims_by_ids)),
-        delivery=_by_key(sessions, as_principal(deliveries.deliveries_by_ids)),
-        claims_of_need=_grouped(sessions, principal, claims.claims_of_needs),
-        deliveries_of_claim=_grouped(sessions, principal, deliveries.deliveries_of_claims),
-        merge=_by_key(sessions, as_principal(merges.merges_by_ids)),
-        likely_duplicates=_grouped(sessions, principal, dedup.likely_duplicates_of),
+        claim=_by_key(reads, as_principal(claims.claims_by_ids)),
+        delivery=_by_key(reads, as_principal(deliveries.deliveries_by_ids)),
+        claims_of_need=_grouped(reads, principal, claims.claims_of_needs),
+        deliveries_of_claim=_grouped(reads, principal, deliveries.deliveries_of_claims),
+        merge=_by_key(reads, as_principal(merges.merges_by_ids)),
+        likely_duplicates=_grouped(reads, principal, dedup.likely_duplicates_of),
     )

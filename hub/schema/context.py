@@ -45,6 +45,7 @@ class Loaders(Protocol):
 class HubContext(Protocol):
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
+    autocommit_sessions: async_sessionmaker[AsyncSession]
     loaders: Loaders
     request_id: str
     id_hash_key: bytes

@@ -57,7 +57,8 @@ async def charge(context: Any, cost: int) -> None:
     (and, over HTTP, status 429 with Retry-After)."""
     settings: Settings = context.settings
     key = rate_limits.principal_key(context.principal, context.client_address)
-    async with context.sessions.begin() as session:
+    # One statement, so it needs no transaction of its own (see ``rate_limits.spend``).
+    async with context.autocommit_sessions() as session:
         admission = await rate_limits.spend(session, key, cost, settings.rate_limit_cost_per_minute)
     if admission.admitted:
         return
