@@ -49,6 +49,7 @@ class Processes:
     hub_urls: list[str]
     hubs: list[psutil.Process] = field(default_factory=list)
     floor_url: str | None = None
+    floor: psutil.Process | None = None
     peak_rss: dict[int, int] = field(default_factory=dict)
 
     def sample_rss(self) -> None:
@@ -60,6 +61,54 @@ class Processes:
                     with contextlib.suppress(psutil.Error):
                         rss = process.memory_info().rss
                         self.peak_rss[process.pid] = max(self.peak_rss.get(process.pid, 0), rss)
+
+
+def _cpu_seconds(roots: list[psutil.Process]) -> float:
+    """User and system CPU time of these processes and their children so far."""
+    total = 0.0
+    for root in roots:
+        with contextlib.suppress(psutil.Error):
+            for process in (root, *root.children(recursive=True)):
+                with contextlib.suppress(psutil.Error):
+                    times = process.cpu_times()
+                    total += times.user + times.system
+    return total
+
+
+def _database_cpu_seconds() -> float:
+    """CPU time of the PostgreSQL server's processes so far (those this user may read)."""
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] in ("postgres", "postmaster"):
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.user + times.system
+    return total
+
+
+class CpuMeter:
+    """CPU time spent per request by the server under test, PostgreSQL and this load driver.
+
+    Unlike requests per second, the CPU a request costs hardly depends on what else the
+    machine runs at the time, so it compares runs taken under different loads."""
+
+    def __init__(self, servers: list[psutil.Process]) -> None:
+        self.servers = servers
+        self.start = self._now()
+
+    def _now(self) -> tuple[float, float, float]:
+        driver = psutil.Process().cpu_times()
+        return (
+            _cpu_seconds(self.servers),
+            _database_cpu_seconds(),
+            driver.user + driver.system,
+        )
+
+    def per_request_ms(self, requests: int) -> dict[str, float]:
+        end = self._now()
+        spent = [after - before for after, before in zip(end, self.start, strict=True)]
+        per = [round(seconds * 1000 / max(requests, 1), 2) for seconds in spent]
+        return {"server": per[0], "database": per[1], "driver": per[2]}
 
 
 def hub_environment(database_url: str, issuer: str, data_dir: str) -> dict[str, str]:
@@ -118,6 +167,7 @@ def started(args: argparse.Namespace) -> Iterator[Processes]:
                 )
             )
             processes.floor_url = f"http://127.0.0.1:{floor_port}"
+            processes.floor = psutil.Process(popen[-1].pid)
             wait_ready(f"{processes.floor_url}/needs?county=00", popen[-1], status=None)
             yield processes
         except BaseException:
@@ -226,6 +276,7 @@ class Tally:
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
     outcomes: dict[str, int] = field(default_factory=dict)
+    cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
 
     def fail(self, what: str) -> None:
         self.errors += 1
@@ -250,6 +301,7 @@ def summary(tally: Tally, elapsed: float) -> dict[str, Any]:
         "p99_ms": round(percentile(values, 0.99) * 1000, 1),
         "errors": tally.errors,
         "error_samples": tally.error_samples,
+        "cpu_ms_per_request": tally.cpu_ms_per_request,
         "outcomes": tally.outcomes,
     }
 
@@ -262,6 +314,7 @@ async def drive(
     duration: float,
     processes: Processes,
     check: Callable[[Any, Tally], None],
+    servers: list[psutil.Process],
 ) -> tuple[Tally, float]:
     """``concurrency`` virtual users, each sending its next request as soon as the previous one
     is answered, for ``duration`` seconds."""
@@ -300,9 +353,11 @@ async def drive(
                 processes.sample_rss()
                 await asyncio.sleep(0.25)
 
+        meter = CpuMeter(servers)
         began = time.perf_counter()
         await asyncio.gather(sampler(), *(user(n) for n in range(concurrency)))
         elapsed = time.perf_counter() - began
+        tally.cpu_ms_per_request = meter.per_request_ms(len(tally.latencies))
     return tally, elapsed
 
 
@@ -402,6 +457,7 @@ async def run(args: argparse.Namespace, processes: Processes) -> dict[str, Any]:
             duration=args.duration,
             processes=processes,
             check=check,
+            servers=processes.hubs,
         )
         result = summary(tally, elapsed)
         result["concurrency"] = concurrency
@@ -410,11 +466,20 @@ async def run(args: argparse.Namespace, processes: Processes) -> dict[str, Any]:
             result["claims_per_second"] = round(claimed / elapsed, 1)
             result.update(await duplicates(args.database_url))
         if name == "needs_page" and processes.floor_url is not None:
-            floor = await run_floor(processes.floor_url, targets, args)
+            floor = await run_floor(processes.floor_url, processes.floor, targets, args)
             result["floor"] = floor
             result["floor_requests_per_second"] = floor["requests_per_second"]
             result["ratio_hub_to_floor"] = round(
                 result["requests_per_second"] / max(floor["requests_per_second"], 0.1), 3
+            )
+            # The same ratio from CPU time instead of the clock: the floor's server and database
+            # CPU per page over the hub's. It tells what share of the floor's rate the hub would
+            # reach on cores of its own, whatever else ran during the run.
+            hub_cpu, floor_cpu = result["cpu_ms_per_request"], floor["cpu_ms_per_request"]
+            result["cpu_ratio_hub_to_floor"] = round(
+                (floor_cpu["server"] + floor_cpu["database"])
+                / max(hub_cpu["server"] + hub_cpu["database"], 0.01),
+                3,
             )
         report[name] = result
         print(f"  {json.dumps({k: v for k, v in result.items() if k != 'floor'})}", flush=True)
@@ -429,7 +494,10 @@ async def run(args: argparse.Namespace, processes: Processes) -> dict[str, Any]:
 
 
 async def run_floor(
-    floor_url: str, targets: scenarios.Targets, args: argparse.Namespace
+    floor_url: str,
+    floor: psutil.Process | None,
+    targets: scenarios.Targets,
+    args: argparse.Namespace,
 ) -> dict[str, Any]:
     """The same walk as needs_page, against the floor, with the same concurrency."""
 
@@ -446,6 +514,7 @@ async def run_floor(
         duration=args.duration,
         processes=Processes(hub_urls=[]),
         check=graphql_errors,
+        servers=[] if floor is None else [floor],
     )
     return summary(tally, elapsed)
 

@@ -8,8 +8,9 @@ from typing import Any
 
 HEADER = (
     "| run | scenario | req/s | p50 ms | p95 ms | p99 ms | errors | floor req/s | hub/floor "
-    "| claims/s | duplicates | peak RSS MB |\n"
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    "| claims/s | duplicates | CPU ms/req hub+db | CPU hub/floor | peak RSS MB |\n"
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+    "| ---: |"
 )
 
 
@@ -21,12 +22,15 @@ def rows(path: Path) -> list[str]:
         duplicates = ""
         if name == "claim_storm":
             duplicates = str(result["needs_claimed_twice"] + result["needs_over_pledged"])
+        cpu = result.get("cpu_ms_per_request")  # reports before run 15 have none
+        cpu_cell = f"{cpu['server']} + {cpu['database']}" if cpu else ""
         out.append(
             f"| {label} ({report['database_url']}) | {name} | {result['requests_per_second']} "
             f"| {result['p50_ms']} | {result['p95_ms']} | {result['p99_ms']} | {result['errors']} "
             f"| {result.get('floor_requests_per_second', '')} "
             f"| {result.get('ratio_hub_to_floor', '')} | {result.get('claims_per_second', '')} "
-            f"| {duplicates} | {report['peak_rss_mb_max']} |"
+            f"| {duplicates} | {cpu_cell} | {result.get('cpu_ratio_hub_to_floor', '')} "
+            f"| {report['peak_rss_mb_max']} |"
         )
     return out
 
