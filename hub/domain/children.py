@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
+from hub.db.arrays import any_of
 from hub.db.models import Child, ChildIdentity, GuardianConsent, Need, Region
 from hub.domain import audit, idempotency
 from hub.domain.clock import today, utcnow
@@ -117,7 +118,7 @@ async def children_by_ids(
     if not wanted:
         return {}
     rows = (
-        await session.scalars(select(Child).where(Child.id.in_(wanted), readable(principal)))
+        await session.scalars(select(Child).where(any_of(Child.id, wanted), readable(principal)))
     ).all()
     claimed = await actively_claimed(session, principal, ((c.id, c.region_code) for c in rows))
     return {child.id: view_of(child, principal, claimed) for child in rows}

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
+from hub.db.arrays import any_of
 from hub.db.models import Claim, Need, Provider
 from hub.domain import audit, events, idempotency, ledger, overlaps
 from hub.domain.clock import as_utc, instant, utcnow
@@ -108,7 +109,7 @@ def on_needs(query: _Query, principal: Principal, need_ids: Collection[uuid.UUID
     """``query`` (claims joined to their needs, as ``_columns()`` is) narrowed to the visible
     claims on ``need_ids``, oldest first: the statement of ``claims_of_needs``, which the
     compiled needs page (``hub.fast_path``) reads its claims' columns through too."""
-    return query.where(Claim.need_id.in_(need_ids), visible(principal)).order_by(
+    return query.where(any_of(Claim.need_id, need_ids), visible(principal)).order_by(
         Claim.claimed_at, Claim.id
     )
 
@@ -168,7 +169,9 @@ async def claims_by_ids(
     wanted = list(set(ids))
     if not wanted:
         return {}
-    rows = (await session.execute(_columns().where(Claim.id.in_(wanted), visible(principal)))).all()
+    rows = (
+        await session.execute(_columns().where(any_of(Claim.id, wanted), visible(principal)))
+    ).all()
     return {view.id: view for view in await _views(session, principal, rows)}
 
 

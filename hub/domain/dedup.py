@@ -32,6 +32,7 @@ from sqlalchemy.orm import aliased
 
 from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
+from hub.db.arrays import any_of
 from hub.db.models import Child, ChildIdentity
 from hub.domain.children import ChildView, children_by_ids, view_of
 from hub.domain.errors import Forbidden
@@ -163,7 +164,7 @@ async def likely_duplicates_of(
             )
             .join(other_name, other_name.child_id == other.id)
             .where(
-                subject.id.in_(wanted),
+                any_of(subject.id, wanted),
                 subject.status == ChildStatus.ACTIVE,
                 within(subject.region_code, prefixes),
             )

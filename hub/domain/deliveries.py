@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
+from hub.db.arrays import any_of
 from hub.db.models import Claim, Delivery, Need
 from hub.domain import audit, idempotency, ledger
 from hub.domain.claims import check_amount, check_reason, check_text
@@ -116,7 +117,7 @@ async def deliveries_by_ids(
     if not wanted:
         return {}
     rows = (
-        await session.execute(_columns().where(Delivery.id.in_(wanted), _visible(principal)))
+        await session.execute(_columns().where(any_of(Delivery.id, wanted), _visible(principal)))
     ).all()
     return {view.id: view for view in await _views(session, principal, rows)}
 
@@ -132,7 +133,7 @@ async def deliveries_of_claims(
     rows = (
         await session.execute(
             _columns()
-            .where(Delivery.claim_id.in_(wanted), _visible(principal))
+            .where(any_of(Delivery.claim_id, wanted), _visible(principal))
             .order_by(Delivery.delivered_at, Delivery.id)
         )
     ).all()

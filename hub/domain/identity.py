@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for
 from hub.auth.principal import Principal
+from hub.db.arrays import any_of
 from hub.db.models import (
     AccessRecord,
     Child,
@@ -69,7 +70,7 @@ async def active_claimant_children(
         select(Need.child_id)
         .join(Claim, Claim.need_id == Need.id)
         .where(
-            Need.child_id.in_(wanted),
+            any_of(Need.child_id, wanted),
             Claim.provider_id == provider_id,
             effectively_active(),
         )
@@ -87,7 +88,7 @@ async def consented_children(
         return set()
     rows = await session.scalars(
         select(GuardianConsent.child_id).where(
-            GuardianConsent.child_id.in_(wanted),
+            any_of(GuardianConsent.child_id, wanted),
             GuardianConsent.covers.contains([ConsentScope.IDENTITY_TO_CLAIMANT]),
             GuardianConsent.given_at <= now,
             GuardianConsent.withdrawn_at.is_(None),
@@ -105,7 +106,9 @@ async def claimed_and_consented(
         return set()
     in_reach = set(
         await session.scalars(
-            select(Child.id).where(Child.id.in_(child_ids), within(Child.region_code, reachable))
+            select(Child.id).where(
+                any_of(Child.id, child_ids), within(Child.region_code, reachable)
+            )
         )
     )
     claimed = await active_claimant_children(session, principal.provider_id, in_reach)
@@ -127,7 +130,9 @@ async def read_identities(
     if official:
         allowed |= set(
             await session.scalars(
-                select(Child.id).where(Child.id.in_(wanted), within(Child.region_code, official))
+                select(Child.id).where(
+                    any_of(Child.id, wanted), within(Child.region_code, official)
+                )
             )
         )
     allowed |= await claimed_and_consented(
@@ -136,7 +141,7 @@ async def read_identities(
     if not allowed:
         return {}
     rows = (
-        await session.scalars(select(ChildIdentity).where(ChildIdentity.child_id.in_(allowed)))
+        await session.scalars(select(ChildIdentity).where(any_of(ChildIdentity.child_id, allowed)))
     ).all()
     if rows:
         await session.execute(

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
+from hub.db.arrays import any_of
 from hub.db.models import Child, ChildMerge, Need
 from hub.domain import audit, events, idempotency
 from hub.domain.claims import check_reason
@@ -65,7 +66,7 @@ async def merges_by_ids(
     rows = await session.scalars(
         select(ChildMerge)
         .join(Child, Child.id == ChildMerge.kept_child_id)
-        .where(ChildMerge.id.in_(wanted), within(Child.region_code, prefixes))
+        .where(any_of(ChildMerge.id, wanted), within(Child.region_code, prefixes))
     )
     return {merge.id: _view(merge) for merge in rows}
 
@@ -78,7 +79,7 @@ async def _locked_children(
     rows = (
         await session.scalars(
             select(Child)
-            .where(Child.id.in_(ids), within(Child.region_code, readable))
+            .where(any_of(Child.id, ids), within(Child.region_code, readable))
             .order_by(Child.id)
             .with_for_update()
             .execution_options(populate_existing=True)

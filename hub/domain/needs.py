@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
+from hub.db.arrays import any_of
 from hub.db.models import Child, Need
 from hub.domain import audit, events, idempotency, ledger
 from hub.domain.change_checkpoints import checkpoint_at_or_before
@@ -113,7 +114,9 @@ async def needs_by_ids(
         return {}
     rows = (
         await session.scalars(
-            select(Need).where(Need.id.in_(wanted), within(Need.region_code, _readable(principal)))
+            select(Need).where(
+                any_of(Need.id, wanted), within(Need.region_code, _readable(principal))
+            )
         )
     ).all()
     return {view.id: view for view in await views_of(session, principal, rows)}
@@ -141,7 +144,7 @@ async def needs_of_children(
     if not wanted:
         return grouped
     query = select(Need).where(
-        Need.child_id.in_(wanted), within(Need.region_code, _readable(principal))
+        any_of(Need.child_id, wanted), within(Need.region_code, _readable(principal))
     )
     if statuses:
         query = query.where(Need.status.in_(statuses))

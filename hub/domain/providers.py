@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, may, may_everywhere
 from hub.auth.principal import Principal
+from hub.db.arrays import any_of
 from hub.db.models import Provider
 from hub.domain import audit, idempotency
 from hub.domain.clock import utcnow
@@ -64,7 +65,7 @@ async def providers_by_ids(
     wanted = list(set(ids))
     if not wanted or not may(principal, Permission.READ_PROVIDERS):
         return {}
-    rows = await session.scalars(select(Provider).where(Provider.id.in_(wanted)))
+    rows = await session.scalars(select(Provider).where(any_of(Provider.id, wanted)))
     return {provider.id: _view(provider) for provider in rows}
 
 

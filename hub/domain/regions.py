@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.db.arrays import any_of
 from hub.db.models import Region
 from hub.domain.errors import InvalidInput
 from hub.domain.jurisdiction import validate_prefix
@@ -33,7 +34,7 @@ async def regions_by_codes(session: AsyncSession, codes: Iterable[str]) -> dict[
     wanted = list(set(codes))
     if not wanted:
         return {}
-    rows = await session.scalars(select(Region).where(Region.code.in_(wanted)))
+    rows = await session.scalars(select(Region).where(any_of(Region.code, wanted)))
     return {region.code: _view(region) for region in rows}
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, may
 from hub.auth.principal import Principal
+from hub.db.arrays import any_of
 from hub.db.models import Claim, Need
 from hub.domain.ledger import effectively_active
 
@@ -101,7 +102,7 @@ async def actively_claimed(
     rows = await session.scalars(
         select(Need.child_id)
         .join(one_active_claim, true())
-        .where(Need.child_id.in_(unknown))
+        .where(any_of(Need.child_id, unknown))
         .distinct()
     )
     claimed = frozenset(rows)
