@@ -77,11 +77,17 @@ async def actively_claimed(
     anyway."""
     if not may(principal, Permission.CLAIM):
         return frozenset()
-    wanted = {
-        child_id
-        for child_id, region_code in children
-        if not may(principal, Permission.READ_CASE_DETAIL, region_code)
-    }
+    # A page's children share a few regions: the policy is asked once per region.
+    sees_detail: dict[str, bool] = {}
+    wanted = set()
+    for child_id, region_code in children:
+        detail = sees_detail.get(region_code)
+        if detail is None:
+            detail = sees_detail[region_code] = may(
+                principal, Permission.READ_CASE_DETAIL, region_code
+            )
+        if not detail:
+            wanted.add(child_id)
     memo = _claimed_memo.get()
     unknown = wanted if memo is None else wanted - memo.keys()
     if not unknown:
