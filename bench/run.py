@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -75,15 +76,22 @@ def _cpu_seconds(roots: list[psutil.Process]) -> float:
     return total
 
 
-def _database_cpu_seconds() -> float:
-    """CPU time of the PostgreSQL server's processes so far (those this user may read)."""
-    total = 0.0
-    for process in psutil.process_iter(["name"]):
-        if process.info["name"] in ("postgres", "postmaster"):
+def _database_cpu_seconds(database: str) -> dict[int, float]:
+    """CPU time so far of each PostgreSQL backend serving ``database`` (a backend's title
+    names its database), by process id: backends of other databases, which other work on
+    the machine may be using, are not counted."""
+    spent = {}
+    for process in psutil.process_iter(["name", "cmdline"]):
+        title = " ".join(process.info["cmdline"] or ())
+        if process.info["name"] == "postgres" and f" {database} " in f"{title} ":
             with contextlib.suppress(psutil.Error):
                 times = process.cpu_times()
-                total += times.user + times.system
-    return total
+                spent[process.pid] = times.user + times.system
+    return spent
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
 
 
 class CpuMeter:
@@ -92,21 +100,24 @@ class CpuMeter:
     Unlike requests per second, the CPU a request costs hardly depends on what else the
     machine runs at the time, so it compares runs taken under different loads."""
 
-    def __init__(self, servers: list[psutil.Process]) -> None:
+    def __init__(self, servers: list[psutil.Process], database: str) -> None:
         self.servers = servers
+        self.database = database
         self.start = self._now()
 
-    def _now(self) -> tuple[float, float, float]:
+    def _now(self) -> tuple[float, dict[int, float], float]:
         driver = psutil.Process().cpu_times()
         return (
             _cpu_seconds(self.servers),
-            _database_cpu_seconds(),
+            _database_cpu_seconds(self.database),
             driver.user + driver.system,
         )
 
     def per_request_ms(self, requests: int) -> dict[str, float]:
-        end = self._now()
-        spent = [after - before for after, before in zip(end, self.start, strict=True)]
+        servers, backends, driver = self._now()
+        # A backend that began during the run counts from zero; one that ended is lost.
+        database = sum(spent - self.start[1].get(pid, 0.0) for pid, spent in backends.items())
+        spent = (servers - self.start[0], database, driver - self.start[2])
         per = [round(seconds * 1000 / max(requests, 1), 2) for seconds in spent]
         return {"server": per[0], "database": per[1], "driver": per[2]}
 
@@ -315,6 +326,7 @@ async def drive(
     processes: Processes,
     check: Callable[[Any, Tally], None],
     servers: list[psutil.Process],
+    database: str,
 ) -> tuple[Tally, float]:
     """``concurrency`` virtual users, each sending its next request as soon as the previous one
     is answered, for ``duration`` seconds."""
@@ -353,7 +365,7 @@ async def drive(
                 processes.sample_rss()
                 await asyncio.sleep(0.25)
 
-        meter = CpuMeter(servers)
+        meter = CpuMeter(servers, database)
         began = time.perf_counter()
         await asyncio.gather(sampler(), *(user(n) for n in range(concurrency)))
         elapsed = time.perf_counter() - began
@@ -458,6 +470,7 @@ async def run(args: argparse.Namespace, processes: Processes) -> dict[str, Any]:
             processes=processes,
             check=check,
             servers=processes.hubs,
+            database=database_name(args.database_url),
         )
         result = summary(tally, elapsed)
         result["concurrency"] = concurrency
@@ -515,6 +528,7 @@ async def run_floor(
         processes=Processes(hub_urls=[]),
         check=graphql_errors,
         servers=[] if floor is None else [floor],
+        database=database_name(args.database_url),
     )
     return summary(tally, elapsed)
 
