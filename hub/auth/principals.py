@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.principal import Grant, Principal
@@ -97,6 +98,59 @@ async def live_client(session: AsyncSession, client_id: str) -> tuple[OAuthClien
     return None if row is None else (row[0], row[1])
 
 
+@functools.cache
+def _token_principal_statement(for_member: bool) -> Select[Any]:
+    """The statement of ``token_principal``, built once per process for each kind of token and
+    executed with the token's values as parameters: building it afresh for every request cost
+    more CPU than PostgreSQL spent running it."""
+    token_id = bindparam("token_id", type_=RevokedAccessToken.jti.type)
+    family_id = bindparam("family_id", type_=TokenFamily.id.type)
+    member_id = bindparam("member_id", type_=Member.id.type)
+    revoked_token = (
+        select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == token_id).exists()
+    )
+    family_live = (
+        select(TokenFamily.id)
+        .where(
+            TokenFamily.id == family_id,
+            TokenFamily.revoked_at.is_(None),
+            TokenFamily.client_id == OAuthClient.id,
+            TokenFamily.member_id == member_id,
+        )
+        .exists()
+    )
+    login = select(Member.login).where(Member.id == member_id).scalar_subquery()
+    # A client token acts with the client's roles; a member's token with the member's roles in
+    # the client's provider.
+    whose = (
+        (RoleGrant.member_id == member_id, RoleGrant.provider_id == Provider.id)
+        if for_member
+        else (RoleGrant.oauth_client_id == OAuthClient.id,)
+    )
+    # Plain columns, not entities: building ORM objects for every request cost more CPU than
+    # the statement itself.
+    return (
+        select(
+            OAuthClient.client_id,
+            OAuthClient.name,
+            OAuthClient.scopes,
+            OAuthClient.trusted_documents_only,
+            Provider.id,
+            Provider.kind,
+            revoked_token,
+            family_live,
+            login,
+            _grants_array(*whose),
+        )
+        .join(Provider, Provider.id == OAuthClient.provider_id)
+        .where(
+            OAuthClient.client_id == bindparam("client_id", type_=OAuthClient.client_id.type),
+            OAuthClient.revoked_at.is_(None),
+            Provider.status == ProviderStatus.ACTIVE,
+        )
+    )
+
+
 async def token_principal(session: AsyncSession, claims: AccessClaims) -> Principal | str:
     """The principal an access token of the hub's own stands for, read live; or why none.
 
@@ -104,50 +158,15 @@ async def token_principal(session: AsyncSession, claims: AccessClaims) -> Princi
     was issued (client, provider, the token itself, its authorization, the member) and the live
     roles it acts with, so that every request pays a single round trip for who is asking.
     """
-    revoked_token = (
-        select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == claims.token_id).exists()
-    )
-    family_live = (
-        select(TokenFamily.id)
-        .where(
-            TokenFamily.id == claims.family_id,
-            TokenFamily.revoked_at.is_(None),
-            TokenFamily.client_id == OAuthClient.id,
-            TokenFamily.member_id == claims.member_id,
-        )
-        .exists()
-    )
-    login = select(Member.login).where(Member.id == claims.member_id).scalar_subquery()
-    # A client token acts with the client's roles; a member's token with the member's roles in
-    # the client's provider.
-    whose = (
-        (RoleGrant.oauth_client_id == OAuthClient.id,)
-        if claims.member_id is None
-        else (RoleGrant.member_id == claims.member_id, RoleGrant.provider_id == Provider.id)
-    )
-    roles = _grants_array(*whose)
-    # Plain columns, not entities: building ORM objects for every request cost more CPU than
-    # the statement itself.
     row = (
         await session.execute(
-            select(
-                OAuthClient.client_id,
-                OAuthClient.name,
-                OAuthClient.scopes,
-                OAuthClient.trusted_documents_only,
-                Provider.id,
-                Provider.kind,
-                revoked_token,
-                family_live,
-                login,
-                roles,
-            )
-            .join(Provider, Provider.id == OAuthClient.provider_id)
-            .where(
-                OAuthClient.client_id == claims.client_id,
-                OAuthClient.revoked_at.is_(None),
-                Provider.status == ProviderStatus.ACTIVE,
-            )
+            _token_principal_statement(claims.member_id is not None),
+            {
+                "token_id": claims.token_id,
+                "family_id": claims.family_id,
+                "member_id": claims.member_id,
+                "client_id": claims.client_id,
+            },
         )
     ).first()
     if row is None:
