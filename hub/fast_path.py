@@ -24,6 +24,7 @@ paths for every kind of reader.
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
@@ -58,6 +59,7 @@ from hub.protocol.errors import ProtocolError
 from hub.protocol.media import JSON, negotiate
 from hub.protocol.persisted_queries import requested_hash
 from hub.schema.limits import check_cost
+from hub.settings import Settings
 from hub.vocabulary import NeedStatus
 
 logger = logging.getLogger(__name__)
@@ -183,7 +185,7 @@ async def needs_page(
             raise _Fallback
         if principal.trusted_documents_only:
             raise _Fallback  # the normal path holds a restricted client to its trusted documents
-        await _charge(session, request, principal, variables, schema)
+        await _charge(session, request, principal, schema)
         return _answer_page(await _read(session, state.settings, principal, county, after))
 
 
@@ -339,24 +341,31 @@ async def _charge(
     session: AsyncSession,
     request: Request,
     principal: Any,
-    variables: dict[str, Any],
     schema: GraphQLSchema,
 ) -> None:
     """Charge the page's cost, as the normal path would; over the limit, let it refuse."""
     settings = request.app.state.settings
-    cost = check_cost(
-        schema,
-        settings,
-        document=_NEEDS_PAGE_DOCUMENT,
-        operation_name="NeedsPage",
-        variables=variables,
-    )
+    cost = _page_cost(schema, settings)
     key = rate_limits.principal_key(principal, request.client.host if request.client else None)
     # One statement: it commits by itself, before the page is read (``rate_limits.spend``).
     admission = await rate_limits.spend(session, key, cost, settings.rate_limit_cost_per_minute)
     if not admission.admitted:
         raise _Fallback
     setattr(request.state, PREPAID, True)  # should the normal path answer after all
+
+
+@functools.cache
+def _page_cost(schema: GraphQLSchema, settings: Settings) -> int:
+    """The page's cost on the normal path. Its document sets every list's size itself
+    (``first: 50``) and its variables (a county, a cursor) size nothing, so the cost is the
+    same for every request: reckoned once per process."""
+    return check_cost(
+        schema,
+        settings,
+        document=_NEEDS_PAGE_DOCUMENT,
+        operation_name="NeedsPage",
+        variables={"county": "", "after": None},
+    )
 
 
 def _global_id(type_name: str, key: object) -> str:
