@@ -10,6 +10,13 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
 
+def any_of_parameter(column: Any, name: str) -> ColumnElement[bool]:
+    """``column = ANY(:name)``: as ``any_of``, for a statement built once and executed with
+    ``{name: [values]}``."""
+    matches: ColumnElement[bool] = column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return matches
+
+
 def any_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
     """``column = ANY($1)``, the values bound as one array.
 

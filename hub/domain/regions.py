@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.db.arrays import any_of
+from hub.db.arrays import any_of_parameter
 from hub.db.models import Region
 from hub.domain.errors import InvalidInput
 from hub.domain.jurisdiction import validate_prefix
@@ -30,11 +30,15 @@ def _view(region: Region) -> RegionView:
     return RegionView(region.code, region.name, region.level, region.parent_code)
 
 
+# Built once (every page asks for its regions): only the codes differ.
+_REGIONS_BY_CODES = select(Region).where(any_of_parameter(Region.code, "codes"))
+
+
 async def regions_by_codes(session: AsyncSession, codes: Iterable[str]) -> dict[str, RegionView]:
     wanted = list(set(codes))
     if not wanted:
         return {}
-    rows = await session.scalars(select(Region).where(any_of(Region.code, wanted)))
+    rows = await session.scalars(_REGIONS_BY_CODES, {"codes": wanted})
     return {region.code: _view(region) for region in rows}
 
 

@@ -15,12 +15,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select, true
+from sqlalchemy import Select, bindparam, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, may
 from hub.auth.principal import Principal
-from hub.db.arrays import any_of
+from hub.db.arrays import any_of_parameter
 from hub.db.models import Claim, Need
 from hub.domain.ledger import effectively_active
 
@@ -67,6 +67,33 @@ def claimant_memo() -> Iterator[None]:
             _claimed_memo.reset(token)
 
 
+def _actively_claimed_statement() -> Select[uuid.UUID]:
+    # For each of the children's needs, one look at its own claims (an index probe by need):
+    # a plain join would read every active claim of the provider instead, which grows with the
+    # provider's work rather than with the page.
+    one_active_claim = (
+        select(Claim.id)
+        .where(
+            Claim.need_id == Need.id,
+            Claim.provider_id == bindparam("provider_id", type_=Claim.provider_id.type),
+            effectively_active(),
+        )
+        .limit(1)
+        .lateral("active_claim")
+    )
+    return (
+        select(Need.child_id)
+        .join(one_active_claim, true())
+        .where(any_of_parameter(Need.child_id, "child_ids"))
+        .distinct()
+    )
+
+
+# Built once: it is the same for every reader and page, only its parameters differ, and
+# building it afresh cost more CPU than PostgreSQL spent running it.
+_ACTIVELY_CLAIMED = _actively_claimed_statement()
+
+
 async def actively_claimed(
     session: AsyncSession,
     principal: Principal,
@@ -92,24 +119,8 @@ async def actively_claimed(
     unknown = wanted if memo is None else wanted - memo.keys()
     if not unknown:
         return frozenset(child_id for child_id in wanted if memo and memo[child_id])
-    # For each of the children's needs, one look at its own claims (an index probe by need):
-    # a plain join would read every active claim of the provider instead, which grows with the
-    # provider's work rather than with the page.
-    one_active_claim = (
-        select(Claim.id)
-        .where(
-            Claim.need_id == Need.id,
-            Claim.provider_id == principal.provider_id,
-            effectively_active(),
-        )
-        .limit(1)
-        .lateral("active_claim")
-    )
     rows = await session.scalars(
-        select(Need.child_id)
-        .join(one_active_claim, true())
-        .where(any_of(Need.child_id, unknown))
-        .distinct()
+        _ACTIVELY_CLAIMED, {"provider_id": principal.provider_id, "child_ids": list(unknown)}
     )
     claimed = frozenset(rows)
     if memo is None:
