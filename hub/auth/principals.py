@@ -158,8 +158,9 @@ async def token_principal(session: AsyncSession, claims: AccessClaims) -> Princi
     was issued (client, provider, the token itself, its authorization, the member) and the live
     roles it acts with, so that every request pays a single round trip for who is asking.
     """
+    connection = await session.connection()  # the Core path: cheaper than the ORM's
     row = (
-        await session.execute(
+        await connection.execute(
             _token_principal_statement(claims.member_id is not None),
             {
                 "token_id": claims.token_id,

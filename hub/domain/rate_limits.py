@@ -86,8 +86,9 @@ async def spend(session: AsyncSession, key: str, cost: int, cost_per_minute: int
     Call it in a transaction of its own: that transaction commits without waiting for the disk
     (see ``_SPEND``)."""
     charge = WINDOW_SECONDS * cost / cost_per_minute
+    connection = await session.connection()  # the Core path: cheaper than the ORM's
     row = (
-        await session.execute(_SPEND, {"key": key, "charge": charge, "window": WINDOW_SECONDS})
+        await connection.execute(_SPEND, {"key": key, "charge": charge, "window": WINDOW_SECONDS})
     ).one()
     if row.admitted:
         return Admission(admitted=True, retry_after=0)

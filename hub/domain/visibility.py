@@ -119,7 +119,8 @@ async def actively_claimed(
     unknown = wanted if memo is None else wanted - memo.keys()
     if not unknown:
         return frozenset(child_id for child_id in wanted if memo and memo[child_id])
-    rows = await session.scalars(
+    connection = await session.connection()  # the Core path: cheaper than the ORM's
+    rows = await connection.scalars(
         _ACTIVELY_CLAIMED, {"provider_id": principal.provider_id, "child_ids": list(unknown)}
     )
     claimed = frozenset(rows)
