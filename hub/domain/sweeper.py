@@ -24,19 +24,32 @@ logger = logging.getLogger(__name__)
 BATCH = 200
 
 
-async def _overdue_needs(sessions: async_sessionmaker[AsyncSession]) -> list[uuid.UUID]:
+async def _overdue_needs(
+    sessions: async_sessionmaker[AsyncSession],
+) -> tuple[list[uuid.UUID], bool]:
+    """The needs of up to ``BATCH`` overdue claims, and whether there may be more.
+
+    Oldest deadline first, which PostgreSQL reads from the partial index of active claims'
+    deadlines. Asking for DISTINCT needs instead made it walk every claim in need order looking
+    for overdue ones: 0.3 s with 255,000 claims and none overdue, in every process, every
+    sweep."""
     async with sessions() as session:
-        rows = await session.scalars(
-            select(Claim.need_id).where(ledger.overdue()).distinct().limit(BATCH)
+        rows = list(
+            await session.scalars(
+                select(Claim.need_id)
+                .where(ledger.overdue())
+                .order_by(Claim.expires_at)
+                .limit(BATCH)
+            )
         )
-        return list(rows)
+    return list(dict.fromkeys(rows)), len(rows) == BATCH
 
 
 async def sweep_once(sessions: async_sessionmaker[AsyncSession]) -> int:
     """Expire every claim overdue now; return how many this call expired."""
     expired = 0
     while True:
-        need_ids = await _overdue_needs(sessions)
+        need_ids, more = await _overdue_needs(sessions)
         skipped = 0
         for need_id in need_ids:
             async with sessions.begin() as session:
@@ -47,7 +60,7 @@ async def sweep_once(sessions: async_sessionmaker[AsyncSession]) -> int:
                     skipped += 1
                     continue
                 expired += len(await ledger.expire_overdue(session, need))
-        if len(need_ids) < BATCH or skipped == len(need_ids):
+        if not more or skipped == len(need_ids):
             return expired
 
 
