@@ -7,9 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from hub.domain.needs import NeedView
+from hub.auth.principals import member_principal
+from hub.db.engine import session_factory
+from hub.domain.needs import NeedFilter, NeedOrder, NeedView, list_needs
+from hub.domain.pagination import PageRequest
 from tests.graphql import GraphQLClient
 from tests.registry_data import T0, add_child, add_need, feed_settled, gid, set_need
 from tests.world import FOREIGN_VILLAGE, OTHER_VILLAGE_SAME_TOWNSHIP, VILLAGE, World
@@ -195,3 +198,35 @@ async def test_every_way_a_need_changes_reaches_the_feed(
     await feed_settled(engine)
     assert (await follow(gql, cursor))[0] == [change(x, 2)]
     assert (await follow(gql, None))[0] == [change(y, 1), change(x, 2)]
+
+
+async def test_the_first_page_since_a_moment_is_planned_for_its_own_values(
+    world: World, engine: AsyncEngine
+) -> None:
+    # A generic plan, made once for any values, read the whole register for one province's
+    # first page at 1,000,000 children; the plan for the values at hand reads 101 rows.
+    child = await add_child(engine)
+    await add_need(engine, child)
+    await feed_settled(engine)
+    since = T0.replace(year=T0.year + 1)
+    where = NeedFilter(changed_since=since, order=NeedOrder.CHANGED)
+    page = PageRequest(first=2, after=None)
+    async with session_factory(engine)() as session:
+        principal = await member_principal(session, "officer")
+    assert principal is not None
+    async with engine.connect() as connection:  # one connection: its prepared statements
+        for _ in range(12):  # PostgreSQL may turn to a generic plan after five executions
+            async with connection.begin():
+                found = await list_needs(AsyncSession(bind=connection), principal, where, page)
+                assert len(found.items) == 1
+        plans = (
+            await connection.execute(
+                text(
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                    " WHERE statement LIKE '%FROM change_checkpoints%'"
+                    " AND statement NOT LIKE '%pg_prepared_statements%'"
+                )
+            )
+        ).one()
+    assert plans.generic_plans == 0
+    assert plans.custom_plans >= 12
