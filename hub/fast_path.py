@@ -36,7 +36,7 @@ from typing import Any
 
 import orjson
 from graphql import GraphQLSchema, parse
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -285,12 +285,20 @@ async def _read_page(
     """The page's needs with their children, whom the reader claims, the regions shown and the
     claims, each read through the statement (and so the rules) of the domain's own functions."""
     connection = await session.connection()
-    # ``list_needs``'s statement; each need's child joined in by ``children_by_ids``'s rule (a
-    # child outside the reader's reach comes back without its columns: the page falls back).
-    query = needs.page_query(principal, where, page, *_NEED_COLUMNS).outerjoin(
-        Child, and_(Child.id == Need.child_id, children.readable(principal))
+    assert where.jurisdiction is not None
+    query = _page_statement(principal, where.jurisdiction, page.after is not None)
+    cursor = (
+        {}
+        if page.after is None
+        else dict(
+            zip(
+                needs.cursor_parameters(where.order),
+                needs.cursor_values(where.order, page.after),
+                strict=True,
+            )
+        )
     )
-    found = (await connection.execute(query)).all()
+    found = (await connection.execute(query, cursor)).all()
     # As ``make_page`` reads it (the extra row only says there is more), but only the cursor
     # the page serves, its last, is encoded.
     rows = found[: page.first]
@@ -306,18 +314,41 @@ async def _read_page(
     region_views = await regions.regions_by_codes(session, shown_regions)
     claim_rows = (
         await connection.execute(
-            claims.on_needs(
-                select(
-                    Claim.need_id, Claim.status, Claim.expires_at, ledger.overdue().label("expired")
-                ).join(Need, Need.id == Claim.need_id),
-                principal,
-                [row.id for row in rows],
-            )
+            _claims_statement(principal), {"need_ids": [row.id for row in rows]}
         )
     ).all()
     return _PageRows(
         rows, len(found) > page.first, end_cursor, shown_regions, region_views, claim_rows
     )
+
+
+# The page's statements depend on the reader (its reach, its provider) and on the county, not
+# on the page: each is built once per reader and county and executed with the page's cursor
+# and ids as parameters. Building them afresh, rules and all, cost more CPU than PostgreSQL
+# spent running them. A principal compares by its grants, scopes and provider, so a revoked
+# role makes a new key, never a stale hit.
+_STATEMENTS_CACHED = 1024
+
+
+@functools.lru_cache(maxsize=_STATEMENTS_CACHED)
+def _page_statement(principal: Principal, county: str, after_a_cursor: bool) -> Select[Any]:
+    """``list_needs``'s statement; each need's child joined in by ``children_by_ids``'s rule (a
+    child outside the reader's reach comes back without its columns: the page falls back)."""
+    where = needs.NeedFilter(jurisdiction=county, statuses=_STATUSES, order=NeedOrder.URGENCY)
+    cursor = tuple(needs.cursor_parameters(where.order)) if after_a_cursor else None
+    page = PageRequest(first=_PAGE_SIZE, after=cursor)
+    return needs.page_query(
+        principal, where, page, *_NEED_COLUMNS, cursor_as_parameters=True
+    ).outerjoin(Child, and_(Child.id == Need.child_id, children.readable(principal)))
+
+
+@functools.lru_cache(maxsize=_STATEMENTS_CACHED)
+def _claims_statement(principal: Principal) -> Select[Any, Any, Any, Any]:
+    """``claims_of_needs``'s statement, for the columns the page serves."""
+    columns: Select[Any, Any, Any, Any] = select(
+        Claim.need_id, Claim.status, Claim.expires_at, ledger.overdue().label("expired")
+    ).join(Need, Need.id == Claim.need_id)
+    return claims.on_needs(columns, principal, "need_ids")
 
 
 def _shown_regions(

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
-from hub.db.arrays import any_of
+from hub.db.arrays import any_of, any_of_parameter
 from hub.db.models import Claim, Need, Provider
 from hub.domain import audit, events, idempotency, ledger, overlaps
 from hub.domain.clock import as_utc, instant, utcnow
@@ -105,13 +105,19 @@ def seen_status(status: ClaimStatus, expired: bool) -> ClaimStatus:
 _Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
 
 
-def on_needs(query: _Query, principal: Principal, need_ids: Collection[uuid.UUID]) -> _Query:
+def on_needs(query: _Query, principal: Principal, need_ids: Collection[uuid.UUID] | str) -> _Query:
     """``query`` (claims joined to their needs, as ``_columns()`` is) narrowed to the visible
     claims on ``need_ids``, oldest first: the statement of ``claims_of_needs``, which the
-    compiled needs page (``hub.fast_path``) reads its claims' columns through too."""
-    return query.where(any_of(Claim.need_id, need_ids), visible(principal)).order_by(
-        Claim.claimed_at, Claim.id
+    compiled needs page (``hub.fast_path``) reads its claims' columns through too.
+
+    ``need_ids`` may instead name the parameter the ids will be given in, for a statement
+    built once and executed for many pages."""
+    on = (
+        any_of_parameter(Claim.need_id, need_ids)
+        if isinstance(need_ids, str)
+        else any_of(Claim.need_id, need_ids)
     )
+    return query.where(on, visible(principal)).order_by(Claim.claimed_at, Claim.id)
 
 
 def visible(principal: Principal) -> Any:

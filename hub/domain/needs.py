@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, Text, cast, func, select, text, tuple_
+from sqlalchemy import BigInteger, Select, Text, bindparam, cast, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for, may
@@ -196,12 +196,29 @@ def _xid(value: Any) -> int:
     return value
 
 
-def _after(order: NeedOrder, after: tuple[Any, ...]) -> Any:
+def cursor_values(order: NeedOrder, after: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A decoded cursor's values, typed for the order's columns; InvalidInput if forged."""
     if order is NeedOrder.CHANGED:
-        values = typed_key(after, _xid, uuid.UUID)
+        return typed_key(after, _xid, uuid.UUID)
+    return typed_key(after, Urgency, instant, uuid.UUID)
+
+
+def cursor_parameters(order: NeedOrder) -> dict[str, Any]:
+    """For a statement built with ``page_query(..., cursor_as_parameters=True)``: the names
+    its cursor's parameters take, to be given ``cursor_values`` in the same order."""
+    return {f"after_{n}": None for n in range(cursor_arity(order))}
+
+
+def _after(order: NeedOrder, after: tuple[Any, ...], as_parameters: bool) -> Any:
+    columns = _order_key(order)
+    if as_parameters:
+        values: tuple[Any, ...] = tuple(
+            bindparam(name, type_=column.type)
+            for name, column in zip(cursor_parameters(order), columns, strict=True)
+        )
     else:
-        values = typed_key(after, Urgency, instant, uuid.UUID)
-    return tuple_(*_order_key(order)) > tuple_(*values)
+        values = cursor_values(order, after)
+    return tuple_(*columns) > tuple_(*values)
 
 
 def cursor_key(order: NeedOrder, row: Any) -> tuple[Any, ...]:
@@ -256,15 +273,22 @@ def _first_change_since(since: datetime) -> Any:
 
 
 def page_query(
-    principal: Principal, where: NeedFilter, page: PageRequest, *columns: Any
+    principal: Principal,
+    where: NeedFilter,
+    page: PageRequest,
+    *columns: Any,
+    cursor_as_parameters: bool = False,
 ) -> Select[Any]:
     """The statement of a page of needs, selecting ``columns`` (the ``Need`` entity, or only
     the columns a caller serves): up to ``page.first + 1`` rows in the principal's reach, in
     the page's order. ``list_needs`` and the compiled needs page (``hub.fast_path``) both read
-    through it, so both apply the same rules."""
+    through it, so both apply the same rules.
+
+    ``cursor_as_parameters``: the cursor's values are left as parameters (``cursor_parameters``)
+    so that the statement serves every page after the first, built once."""
     query = _filtered(principal, where, columns)
     if page.after is not None:
-        query = query.where(_after(where.order, page.after))
+        query = query.where(_after(where.order, page.after, cursor_as_parameters))
     elif where.order is NeedOrder.CHANGED and where.changed_since is not None:
         # Later pages start from their cursor, already close to their first row.
         query = query.where(Need.change_xid >= _first_change_since(where.changed_since))
