@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from hub.auth.principals import member_principal
-from hub.db.engine import session_factory
+from hub.db.engine import create_engine, session_factory
 from hub.domain.needs import NeedFilter, NeedOrder, NeedView, list_needs
 from hub.domain.pagination import PageRequest
 from tests.graphql import GraphQLClient
@@ -201,7 +201,7 @@ async def test_every_way_a_need_changes_reaches_the_feed(
 
 
 async def test_the_first_page_since_a_moment_is_planned_for_its_own_values(
-    world: World, engine: AsyncEngine
+    world: World, engine: AsyncEngine, database_url: str
 ) -> None:
     # A generic plan, made once for any values, read the whole register for one province's
     # first page at 1,000,000 children; the plan for the values at hand reads 101 rows.
@@ -214,11 +214,14 @@ async def test_the_first_page_since_a_moment_is_planned_for_its_own_values(
     async with session_factory(engine)() as session:
         principal = await member_principal(session, "officer")
     assert principal is not None
-    async with engine.connect() as connection:  # one connection: its prepared statements
+    # A connection of its own, new: the prepared statements it lists are this test's alone.
+    own = create_engine(database_url, pool_size=1)
+    async with own.connect() as connection:
         for _ in range(12):  # PostgreSQL may turn to a generic plan after five executions
+            # (What it finds depends on other tests' transactions open on the same server:
+            # the feed stops below the oldest. How it was planned does not.)
             async with connection.begin():
-                found = await list_needs(AsyncSession(bind=connection), principal, where, page)
-                assert len(found.items) == 1
+                await list_needs(AsyncSession(bind=connection), principal, where, page)
         plans = (
             await connection.execute(
                 text(
@@ -228,5 +231,6 @@ async def test_the_first_page_since_a_moment_is_planned_for_its_own_values(
                 )
             )
         ).one()
+    await own.dispose()
     assert plans.generic_plans == 0
     assert plans.custom_plans >= 12
