@@ -85,6 +85,7 @@ query NeedsPage($county: String!, $after: String) {
 }
 """
 _STATUSES = (NeedStatus.OPEN, NeedStatus.CLAIMED, NeedStatus.PARTIALLY_MET)
+_ORDER = NeedOrder.URGENCY  # the document's: no orderBy
 _PAGE_SIZE = 50
 
 
@@ -195,15 +196,14 @@ async def _read(
     page = page_request(
         _PAGE_SIZE,
         after,
-        kind=needs.cursor_kind(NeedOrder.URGENCY),
-        arity=needs.cursor_arity(NeedOrder.URGENCY),
+        kind=needs.cursor_kind(_ORDER),
+        arity=needs.cursor_arity(_ORDER),
         default=settings.default_page_size,
         maximum=settings.max_page_size,
     )
-    where = needs.NeedFilter(jurisdiction=county, statuses=_STATUSES, order=NeedOrder.URGENCY)
     # Reads only, so whom the reader claims is asked once for the page, not once per kind.
     with claimant_memo():
-        return await _read_page(session, principal, where, page)
+        return await _read_page(session, principal, county, page)
 
 
 def _answer_page(read: _PageRows) -> dict[str, Any]:
@@ -280,20 +280,19 @@ class _PageRows:
 
 
 async def _read_page(
-    session: AsyncSession, principal: Principal, where: needs.NeedFilter, page: PageRequest
+    session: AsyncSession, principal: Principal, county: str, page: PageRequest
 ) -> _PageRows:
     """The page's needs with their children, whom the reader claims, the regions shown and the
     claims, each read through the statement (and so the rules) of the domain's own functions."""
     connection = await session.connection()
-    assert where.jurisdiction is not None
-    query = _page_statement(principal, where.jurisdiction, page.after is not None)
+    query = _page_statement(principal, county, page.after is not None)
     cursor = (
         {}
         if page.after is None
         else dict(
             zip(
-                needs.cursor_parameters(where.order),
-                needs.cursor_values(where.order, page.after),
+                needs.cursor_parameters(_ORDER),
+                needs.cursor_values(_ORDER, page.after),
                 strict=True,
             )
         )
@@ -303,7 +302,7 @@ async def _read_page(
     # the page serves, its last, is encoded.
     rows = found[: page.first]
     end_cursor = (
-        encode_cursor(needs.cursor_kind(where.order), needs.cursor_key(where.order, rows[-1]))
+        encode_cursor(needs.cursor_kind(_ORDER), needs.cursor_key(_ORDER, rows[-1]))
         if rows
         else None
     )
@@ -334,8 +333,8 @@ _STATEMENTS_CACHED = 1024
 def _page_statement(principal: Principal, county: str, after_a_cursor: bool) -> Select[Any]:
     """``list_needs``'s statement; each need's child joined in by ``children_by_ids``'s rule (a
     child outside the reader's reach comes back without its columns: the page falls back)."""
-    where = needs.NeedFilter(jurisdiction=county, statuses=_STATUSES, order=NeedOrder.URGENCY)
-    cursor = tuple(needs.cursor_parameters(where.order)) if after_a_cursor else None
+    where = needs.NeedFilter(jurisdiction=county, statuses=_STATUSES, order=_ORDER)
+    cursor = tuple(needs.cursor_parameters(_ORDER)) if after_a_cursor else None
     page = PageRequest(first=_PAGE_SIZE, after=cursor)
     return needs.page_query(
         principal, where, page, *_NEED_COLUMNS, cursor_as_parameters=True

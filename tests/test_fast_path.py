@@ -7,19 +7,17 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bench import scenarios
 from hub import fast_path
 from hub.auth.principals import member_principal
 from hub.db.models import Child
-from hub.domain import needs
 from hub.domain.pagination import PageRequest
 from hub.domain.visibility import claimant_memo
 from hub.graphql_app import HubGraphQL
 from hub.schema.root import build_schema
-from hub.vocabulary import NeedStatus
 from tests.graphql import GraphQLClient
 from tests.test_query_count import seed_needs
 from tests.world import COUNTY, FOREIGN_VILLAGE, World
@@ -126,12 +124,11 @@ async def test_the_compiled_page_reads_no_child_out_of_the_readers_reach(
         await connection.execute(
             update(Child).where(Child.id == moved).values(region_code=FOREIGN_VILLAGE)
         )
-    where = needs.NeedFilter(jurisdiction=COUNTY, statuses=(NeedStatus.OPEN,))
     async with async_sessionmaker(engine)() as session:
         principal = await member_principal(session, "ngo")
         assert principal is not None
         with claimant_memo():
-            read = await fast_path._read_page(session, principal, where, PageRequest(first=50))
+            read = await fast_path._read_page(session, principal, COUNTY, PageRequest(first=50))
     codes = {row.child_id: row.child_code for row in read.rows}
     assert len(read.rows) == 6 and len(codes) == 3  # two needs per child, all still in the county
     assert codes[moved] is None
@@ -182,3 +179,24 @@ async def test_an_unknown_operation_name_or_content_type_is_left_to_the_normal_p
     compiled, normal = await both("NeedsPage", "application/json")
     assert compiled.json() == normal.json()
     assert len(compiled.json()["data"]["needs"]["edges"]) == 2
+
+
+async def test_the_compiled_page_follows_a_readers_roles_as_they_change(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    """The compiled page keeps its statements per reader; a reader whose roles changed is a
+    new reader to it, never served the statements of its old roles."""
+    await seed_needs(engine, children=3)
+    before = (await gql(scenarios.NEEDS_PAGE, VARIABLES, as_="ngo")).ok()
+    assert len(before["needs"]["edges"]) == 6
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "UPDATE role_grants SET jurisdiction = :elsewhere"
+                " WHERE member_id = (SELECT id FROM members WHERE login = 'ngo')"
+            ),
+            {"elsewhere": FOREIGN_VILLAGE[:6]},
+        )
+    compiled, normal = await _both_paths(gql, "ngo", VARIABLES)
+    assert compiled == normal
+    assert compiled["data"]["needs"]["edges"] == []
