@@ -14,14 +14,16 @@ from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Select, bindparam, select, true
+from sqlalchemy import ColumnElement, Select, bindparam, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from hub.auth.policy import Permission, may
 from hub.auth.principal import Principal
 from hub.db.arrays import any_of_parameter
-from hub.db.models import Claim, Need
+from hub.db.models import Child, Claim, Need
 from hub.domain.ledger import effectively_active
 
 
@@ -67,25 +69,36 @@ def claimant_memo() -> Iterator[None]:
             _claimed_memo.reset(token)
 
 
-def _actively_claimed_statement() -> Select[uuid.UUID]:
-    # For each of the children's needs, one look at its own claims (an index probe by need):
-    # a plain join would read every active claim of the provider instead, which grows with the
+def claimed_by(provider_id: Any, child_id: Any) -> ColumnElement[bool]:
+    """Whether the provider holds an active claim on a need of the child: the condition
+    ``actively_claimed`` reads by, for a statement that asks it of each of its rows (the
+    compiled needs page does)."""
+    needs_of_child = aliased(Need)
+    # For each of the child's needs, one look at its own claims (an index probe by need): a
+    # plain join would read every active claim of the provider instead, which grows with the
     # provider's work rather than with the page.
     one_active_claim = (
         select(Claim.id)
         .where(
-            Claim.need_id == Need.id,
-            Claim.provider_id == bindparam("provider_id", type_=Claim.provider_id.type),
+            Claim.need_id == needs_of_child.id,
+            Claim.provider_id == provider_id,
             effectively_active(),
         )
         .limit(1)
         .lateral("active_claim")
     )
     return (
-        select(Need.child_id)
+        select(needs_of_child.id)
         .join(one_active_claim, true())
-        .where(any_of_parameter(Need.child_id, "child_ids"))
-        .distinct()
+        .where(needs_of_child.child_id == child_id)
+        .exists()
+    )
+
+
+def _actively_claimed_statement() -> Select[uuid.UUID]:
+    provider_id = bindparam("provider_id", type_=Claim.provider_id.type)
+    return select(Child.id).where(
+        any_of_parameter(Child.id, "child_ids"), claimed_by(provider_id, Child.id)
     )
 
 
