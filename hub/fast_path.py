@@ -6,10 +6,16 @@ the database, is where a page's time goes. When a request carries exactly this d
 NGO apps send, ``NEEDS_PAGE``), the page is built here instead, from plain rows of only the
 columns it serves, read through the statements and rules of the domain functions the resolvers
 and their loaders call: ``needs.page_query`` (``list_needs``), ``children.readable``
-(``children_by_ids``), ``claims.on_needs`` (``claims_of_needs``), ``actively_claimed``,
-``tier_for`` and ``visible_region`` for the tier, ``regions.regions_by_codes``. So every access
-rule and every tier applies unchanged, without building ORM entities and views (which cost more
-CPU than the database spent on the page); then a plain dict, encoded once.
+(``children_by_ids``), ``claims.on_needs`` (``claims_of_needs``), ``visibility.claimed_by``
+(``actively_claimed``), ``tier_for`` and ``visible_region`` for the tier. So every access rule
+and every tier applies unchanged, without building ORM entities and views (which cost more CPU
+than the database spent on the page); then a plain dict, encoded once.
+
+Who asks, the charge and the page are read in one pool checkout without a transaction, in four
+statements: the principal, the rate limit, the page (its needs with their children, whether the
+reader claims each child, and the names of the regions each may show), and the claims. The
+page's two statements are built once per reader and county and executed with the page's cursor
+and ids as parameters.
 
 The page is charged to its reader's rate limit at the cost of the same document on the normal
 path, before any of it is read; over the limit, the normal path answers (it refuses alike, and a
@@ -26,7 +32,6 @@ from __future__ import annotations
 import base64
 import functools
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -36,21 +41,23 @@ from typing import Any
 
 import orjson
 from graphql import GraphQLSchema, parse
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from starlette.requests import Request
 
+from hub.auth.policy import Permission, may
 from hub.auth.principal import Principal
-from hub.db.models import Child, Claim, Need
-from hub.domain import children, claims, clock, ledger, needs, rate_limits, regions
+from hub.db.models import Child, Claim, Need, Region
+from hub.domain import children, claims, clock, ledger, needs, rate_limits
 from hub.domain.needs import NeedOrder
 from hub.domain.pagination import PageRequest, encode_cursor, page_request
 from hub.domain.trusted_documents import sha256_of
 from hub.domain.visibility import (
+    COUNTY_CODE_LENGTH,
     Tier,
-    actively_claimed,
     age_band,
-    claimant_memo,
+    claimed_by,
     tier_for,
     visible_region,
 )
@@ -201,9 +208,7 @@ async def _read(
         default=settings.default_page_size,
         maximum=settings.max_page_size,
     )
-    # Reads only, so whom the reader claims is asked once for the page, not once per kind.
-    with claimant_memo():
-        return await _read_page(session, principal, county, page)
+    return await _read_page(session, principal, county, page)
 
 
 def _answer_page(read: _PageRows) -> dict[str, Any]:
@@ -217,9 +222,8 @@ def _answer_page(read: _PageRows) -> dict[str, Any]:
             }
         )
     edges = []
-    for row, shown_region in zip(read.rows, read.shown_regions, strict=True):
-        region = read.region_views.get(shown_region)
-        if row.child_code is None or region is None:
+    for row, (region_code, region_name) in zip(read.rows, read.shown_regions, strict=True):
+        if row.child_code is None or region_name is None:
             raise _Fallback  # a child the reader may not see: the normal path answers its error
         edges.append(
             {
@@ -233,7 +237,7 @@ def _answer_page(read: _PageRows) -> dict[str, Any]:
                     "dueDate": _scalar(row.due_date),
                     "createdAt": _scalar(row.created_at),
                     "child": {"code": row.child_code, "ageBand": age_band(row.birth_date, today)},
-                    "region": {"code": region.code, "name": region.name},
+                    "region": {"code": region_code, "name": region_name},
                     "claims": claims_of[row.id],
                 }
             }
@@ -267,6 +271,9 @@ _NEED_COLUMNS = (
     Child.code.label("child_code"),
     Child.birth_date,
 )
+# The two regions a need may show (``visible_region``): its own, and its county.
+_NEED_REGION = aliased(Region, name="need_region")
+_COUNTY = aliased(Region, name="county")
 
 
 @dataclass(frozen=True)
@@ -274,8 +281,7 @@ class _PageRows:
     rows: Sequence[Any]  # of _NEED_COLUMNS
     has_next_page: bool
     end_cursor: str | None
-    shown_regions: list[str]  # each need's, as its reader's tier shows it
-    region_views: dict[str, regions.RegionView]
+    shown_regions: list[tuple[str, str | None]]  # each need's code and name, as its tier shows
     claim_rows: Sequence[Any]  # need_id, status, expires_at, expired
 
 
@@ -283,7 +289,8 @@ async def _read_page(
     session: AsyncSession, principal: Principal, county: str, page: PageRequest
 ) -> _PageRows:
     """The page's needs with their children, whom the reader claims, the regions shown and the
-    claims, each read through the statement (and so the rules) of the domain's own functions."""
+    claims, each read through the rules of the domain's own functions: the page with its
+    children, claimant check and regions in one statement, then the claims."""
     connection = await session.connection()
     query = _page_statement(principal, county, page.after is not None)
     cursor = (
@@ -306,19 +313,13 @@ async def _read_page(
         if rows
         else None
     )
-    claimed = await actively_claimed(
-        session, principal, ((r.child_id, r.region_code) for r in rows)
-    )
-    shown_regions = _shown_regions(principal, rows, claimed)
-    region_views = await regions.regions_by_codes(session, shown_regions)
+    shown_regions = _shown_regions(principal, rows)
     claim_rows = (
         await connection.execute(
             _claims_statement(principal), {"need_ids": [row.id for row in rows]}
         )
     ).all()
-    return _PageRows(
-        rows, len(found) > page.first, end_cursor, shown_regions, region_views, claim_rows
-    )
+    return _PageRows(rows, len(found) > page.first, end_cursor, shown_regions, claim_rows)
 
 
 # The page's statements depend on the reader (its reach, its provider) and on the county, not
@@ -331,14 +332,36 @@ _STATEMENTS_CACHED = 1024
 
 @functools.lru_cache(maxsize=_STATEMENTS_CACHED)
 def _page_statement(principal: Principal, county: str, after_a_cursor: bool) -> Select[Any]:
-    """``list_needs``'s statement; each need's child joined in by ``children_by_ids``'s rule (a
-    child outside the reader's reach comes back without its columns: the page falls back)."""
+    """``list_needs``'s statement, with for each need:
+
+    - its child, joined by ``children_by_ids``'s rule (a child outside the reader's reach comes
+      back without its columns: the page falls back);
+    - whether the reader's provider actively claims the child, by ``actively_claimed``'s
+      condition; asked only of a reader who may claim and may not see the county's case
+      detail anyway, as ``actively_claimed`` does;
+    - the names of the two regions it may show, its own and its county's."""
     where = needs.NeedFilter(jurisdiction=county, statuses=_STATUSES, order=_ORDER)
     cursor = tuple(needs.cursor_parameters(_ORDER)) if after_a_cursor else None
     page = PageRequest(first=_PAGE_SIZE, after=cursor)
-    return needs.page_query(
-        principal, where, page, *_NEED_COLUMNS, cursor_as_parameters=True
-    ).outerjoin(Child, and_(Child.id == Need.child_id, children.readable(principal)))
+    asks_claimant = may(principal, Permission.CLAIM) and not may(
+        principal, Permission.READ_CASE_DETAIL, county
+    )
+    claimant = claimed_by(principal.provider_id, Need.child_id) if asks_claimant else false()
+    return (
+        needs.page_query(
+            principal,
+            where,
+            page,
+            *_NEED_COLUMNS,
+            claimant.label("claimed_by_reader"),
+            _NEED_REGION.name.label("region_name"),
+            _COUNTY.name.label("county_name"),
+            cursor_as_parameters=True,
+        )
+        .outerjoin(Child, and_(Child.id == Need.child_id, children.readable(principal)))
+        .outerjoin(_NEED_REGION, _NEED_REGION.code == Need.region_code)
+        .outerjoin(_COUNTY, _COUNTY.code == func.left(Need.region_code, COUNTY_CODE_LENGTH))
+    )
 
 
 @functools.lru_cache(maxsize=_STATEMENTS_CACHED)
@@ -350,20 +373,19 @@ def _claims_statement(principal: Principal) -> Select[Any, Any, Any, Any]:
     return claims.on_needs(columns, principal, "need_ids")
 
 
-def _shown_regions(
-    principal: Principal, rows: Sequence[Any], claimed: frozenset[uuid.UUID]
-) -> list[str]:
-    """The region each need shows, as ``needs.view_of`` decides it: its village for those who
-    may see case detail (officials, the claimant), else its county. A page's needs share a few
-    regions: each (region, claimant) tier is decided once."""
+def _shown_regions(principal: Principal, rows: Sequence[Any]) -> list[tuple[str, str | None]]:
+    """The region each need shows, code and name, as ``needs.view_of`` decides it: its village
+    for those who may see case detail (officials, the claimant), else its county. A page's
+    needs share a few regions: each (region, claimant) tier is decided once."""
     tiers: dict[tuple[str, bool], Tier] = {}
-    shown = []
+    shown: list[tuple[str, str | None]] = []
     for row in rows:
-        key = (row.region_code, row.child_id in claimed)
+        key = (row.region_code, bool(row.claimed_by_reader))
         tier = tiers.get(key)
         if tier is None:
             tier = tiers[key] = tier_for(principal, key[0], claimant=key[1])
-        shown.append(visible_region(row.region_code, tier))
+        code = visible_region(row.region_code, tier)
+        shown.append((code, row.region_name if code == row.region_code else row.county_name))
     return shown
 
 

@@ -22,9 +22,9 @@ from tests.world import COUNTY, PROVINCE, TOWNSHIP, World
 # Each operation also pays its cost into its principal's rate limit: one upsert (the limit is
 # shared by every hub process, so it lives in the database).
 BUDGET = {
-    # principal (client with its roles), the rate limit, the page with its children, the
-    # claimant-tier check (once per request), regions, claims
-    "needs_page": 6,
+    # principal (client with its roles), the rate limit, the page with its children, whether
+    # the reader claims each child and the names of the regions it may show, claims
+    "needs_page": 4,
     # principal, the rate limit, the page; the first page since a moment also tells PostgreSQL
     # to plan it for its own values (a generic plan read the whole register at 1 M children)
     "changes_feed": 4,

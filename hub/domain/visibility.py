@@ -143,9 +143,12 @@ async def actively_claimed(
     return frozenset(child_id for child_id in wanted if memo[child_id])
 
 
+COUNTY_CODE_LENGTH = 6  # a region code's first six digits name its county
+
+
 def visible_region(region_code: str, tier: Tier) -> str:
     """The village for those who may see case detail; otherwise only the county."""
-    return region_code if tier.case_detail else region_code[:6]
+    return region_code if tier.case_detail else region_code[:COUNTY_CODE_LENGTH]
 
 
 AGE_BANDS = ((0, 2, "0-2"), (3, 5, "3-5"), (6, 11, "6-11"), (12, 13, "12-13"), (14, 17, "14-17"))
