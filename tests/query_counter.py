@@ -1,56 +1,53 @@
-"""Count the SQL statements the hub sends, to catch N+1 queries."""
+"""Count the SQL statements, transactions and pool checkouts the hub makes, to catch N+1
+queries and round trips that need not be."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+T = TypeVar("T")
+
 
 @contextlib.contextmanager
-def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    statements: list[str] = []
+def _recording(engine: AsyncEngine, name: str, entry: Callable[..., T | None]) -> Iterator[list[T]]:
+    """While the block runs, what ``entry`` makes of each ``name`` event of the engine (None:
+    nothing to record)."""
+    recorded: list[T] = []
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
+    def record(*args: Any) -> None:
+        found = entry(*args)
+        if found is not None:
+            recorded.append(found)
 
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    event.listen(engine.sync_engine, name, record)
     try:
-        yield statements
+        yield recorded
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
+        event.remove(engine.sync_engine, name, record)
 
 
-@contextlib.contextmanager
-def count_transactions(engine: AsyncEngine) -> Iterator[list[None]]:
+def count_statements(engine: AsyncEngine) -> contextlib.AbstractContextManager[list[str]]:
+    return _recording(
+        engine, "before_cursor_execute", lambda _conn, _cursor, statement, *_: statement
+    )
+
+
+def count_transactions(engine: AsyncEngine) -> contextlib.AbstractContextManager[list[bool]]:
     """Every transaction begun on the engine: each costs its own BEGIN and ROLLBACK (or COMMIT)
     round trips. Sessions in autocommit send neither, and are not counted."""
-    begun: list[None] = []
 
-    def record(conn: Any) -> None:
-        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-            begun.append(None)
+    def begun(conn: Any) -> bool | None:
+        autocommit = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        return None if autocommit else True
 
-    event.listen(engine.sync_engine, "begin", record)
-    try:
-        yield begun
-    finally:
-        event.remove(engine.sync_engine, "begin", record)
+    return _recording(engine, "begin", begun)
 
 
-@contextlib.contextmanager
-def count_checkouts(engine: AsyncEngine) -> Iterator[list[None]]:
+def count_checkouts(engine: AsyncEngine) -> contextlib.AbstractContextManager[list[bool]]:
     """Every connection taken from the engine's pool."""
-    taken: list[None] = []
-
-    def record(*_args: Any) -> None:
-        taken.append(None)
-
-    event.listen(engine.sync_engine, "checkout", record)
-    try:
-        yield taken
-    finally:
-        event.remove(engine.sync_engine, "checkout", record)
+    return _recording(engine, "checkout", lambda *_: True)
