@@ -42,8 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--label", default="", help="a note kept in the report")
 
-    profile = commands.add_parser("profile", help="cProfile needs_page in-process")
+    profile = commands.add_parser("profile", help="cProfile a page or a claim in-process")
     profile.add_argument("--database-url", required=True)
+    profile.add_argument(
+        "--scenario", choices=("page", "claim"), default="page", help="what to profile"
+    )
     profile.add_argument("--requests", type=int, default=200)
     profile.add_argument("--top", type=int, default=40)
 
@@ -59,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "profile":
         from bench.profile import run as run_profile
 
-        run_profile(args.database_url, args.requests, args.top)
+        run_profile(args.database_url, args.requests, args.top, args.scenario)
         return 0
     if args.command == "seed":
         from bench.seed import run as run_seed

@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, literal_column, or_, select
+from sqlalchemy import Table, func, insert, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for, may
@@ -48,6 +48,48 @@ def record(
     )
     session.add(event)
     return event
+
+
+# An audit event's columns, for ``write``.
+Entry = dict[str, Any]
+
+
+def entry(
+    principal: Principal | None,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    data: dict[str, Any] | None = None,
+    *,
+    region_code: str | None = None,
+) -> Entry:
+    """What ``record`` adds, as the columns ``write`` inserts."""
+    return {
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": str(entity_id),
+        "actor_member_id": principal.member_id if principal else None,
+        "actor_provider_id": principal.provider_id if principal else None,
+        "client_id": principal.client_id if principal else None,
+        "region_code": region_code,
+        "data": data or {},
+    }
+
+
+_INSERT = insert(cast(Table, AuditEvent.__table__))
+
+
+async def write(session: AsyncSession, entries: list[Entry]) -> None:
+    """Insert ``entries`` in this order, in one statement on the session's transaction (they
+    commit or roll back with the change, as ``record``'s do), without the ORM's unit of work.
+    Events the session still holds (``record``) are flushed first, so that ids follow the
+    order the events happened in."""
+    if not entries:
+        return
+    if session.new:
+        await session.flush()
+    connection = await session.connection()
+    await connection.execute(_INSERT, entries)
 
 
 @dataclass(frozen=True)

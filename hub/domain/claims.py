@@ -15,9 +15,23 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, Select, func, insert, literal, or_, select, tuple_, update
+from sqlalchemy import (
+    Row,
+    Select,
+    Table,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for, may
@@ -137,36 +151,47 @@ async def _views(
         principal,
         ((row[1], row[2]) for row in rows if row[0].provider_id != principal.provider_id),
     )
-    views = []
-    for claim, child_id, region_code, category, unit, expired in rows:
-        own = claim.provider_id == principal.provider_id
-        detail = (
-            own or child_id in claimed or may(principal, Permission.READ_CASE_DETAIL, region_code)
-        )
-        views.append(
-            ClaimView(
-                id=claim.id,
-                need_id=claim.need_id,
-                child_id=child_id,
-                provider_id=claim.provider_id,
-                category=category,
-                quantity=claim.quantity,
-                unit=unit,
-                status=seen_status(claim.status, expired),
-                claimed_at=claim.claimed_at,
-                expected_by=claim.expected_by,
-                expires_at=claim.expires_at,
-                extensions=claim.extensions,
-                delivered_quantity=claim.delivered_quantity,
-                verified_quantity=claim.verified_quantity,
-                ended_at=claim.ended_at,
-                version=claim.version,
-                own=own,
-                note=claim.note if detail else None,
-                end_reason=claim.end_reason if detail else None,
-            )
-        )
-    return views
+    return [
+        _view(principal, claim, child_id, region_code, category, unit, expired, claimed)
+        for claim, child_id, region_code, category, unit, expired in rows
+    ]
+
+
+def _view(
+    principal: Principal,
+    claim: Claim | Row[*tuple[Any, ...]],
+    child_id: uuid.UUID,
+    region_code: str,
+    category: NeedCategory,
+    unit: NeedUnit | None,
+    expired: bool,
+    claimed: Collection[uuid.UUID] = frozenset(),
+) -> ClaimView:
+    """A claim as ``principal`` sees it; ``claimed``: the others' children whose detail the
+    principal sees through a claim of its own (``actively_claimed``)."""
+    own = claim.provider_id == principal.provider_id
+    detail = own or child_id in claimed or may(principal, Permission.READ_CASE_DETAIL, region_code)
+    return ClaimView(
+        id=claim.id,
+        need_id=claim.need_id,
+        child_id=child_id,
+        provider_id=claim.provider_id,
+        category=category,
+        quantity=claim.quantity,
+        unit=unit,
+        status=seen_status(claim.status, expired),
+        claimed_at=claim.claimed_at,
+        expected_by=claim.expected_by,
+        expires_at=claim.expires_at,
+        extensions=claim.extensions,
+        delivered_quantity=claim.delivered_quantity,
+        verified_quantity=claim.verified_quantity,
+        ended_at=claim.ended_at,
+        version=claim.version,
+        own=own,
+        note=claim.note if detail else None,
+        end_reason=claim.end_reason if detail else None,
+    )
 
 
 async def claims_by_ids(
@@ -297,36 +322,98 @@ def check_reason(reason: str) -> str:
     return cleaned
 
 
-async def _need_for_claiming(
-    session: AsyncSession, principal: Principal, need_id: uuid.UUID
-) -> Need:
-    readable = jurisdictions_for(principal, Permission.READ_REGISTER)
-    # The claimant's categories come with the need's row: no statement more for the check.
-    served = (
-        select(Provider.categories).where(Provider.id == principal.provider_id).scalar_subquery()
+# The tables, for the claim's plain statements (built once, executed on the session's
+# connection: no ORM entities, no unit of work, on the hot path of every claim).
+_NEEDS = cast(Table, Need.__table__)
+_CLAIMS = cast(Table, Claim.__table__)
+
+# The need, locked for the claim (its row only, not the provider's), with in the same statement
+# what deciding the claim asks besides: the claimant's categories, and whether any claim on the
+# need is overdue - only then is an UPDATE sent to expire them. The checks of reach, jurisdiction
+# and category are made on the locked row (``_check_claimable``).
+_LOCK_FOR_CLAIM = (
+    select(
+        *_NEEDS.c,
+        select(Provider.categories)
+        .where(Provider.id == bindparam("provider_id"))
+        .scalar_subquery()
+        .label("served"),
+        exists()
+        .where(Claim.need_id == bindparam("need_id"), ledger.overdue())
+        .label("has_overdue"),
     )
-    found = (
-        await session.execute(
-            select(Need.region_code, Need.category, served).where(
-                Need.id == need_id, within(Need.region_code, readable)
-            )
+    .where(_NEEDS.c.id == bindparam("need_id"))
+    .with_for_update(of=_NEEDS)
+)
+
+# The race is decided here, by PostgreSQL: the pledge fits or the row is not updated. The row
+# comes back as the UPDATE left it, with the totals of its claims so far (read under the lock,
+# the new claim not yet among them), so that settling needs no statement to read either.
+_PLEDGE = (
+    update(_NEEDS)
+    .where(
+        _NEEDS.c.id == bindparam("need_id"),
+        _NEEDS.c.pledged_quantity + bindparam("pledge")
+        <= func.coalesce(_NEEDS.c.quantity, literal(1)),
+    )
+    .values(pledged_quantity=_NEEDS.c.pledged_quantity + bindparam("pledge"))
+    .returning(*_NEEDS.c, *ledger.totals_columns(bindparam("need_id")))
+)
+
+# The claim as inserted, with whether it already reads as expired (``claims_by_ids``'s view).
+_INSERT_CLAIM = insert(_CLAIMS).returning(*_CLAIMS.c, ledger.overdue().label("expired"))
+
+# Why a pledge did not fit, read afresh (the locking read's view of the claims may predate a
+# commit it waited for): whether a claim on the need is overdue now, and who holds it.
+_HOLDER = (
+    select(Claim.provider_id, Claim.expires_at, Claim.status)
+    .where(
+        Claim.need_id == bindparam("need_id"),
+        or_(
+            ledger.effectively_active(),
+            Claim.status == ClaimStatus.FULFILLED,
+            Claim.delivered_quantity > 0,
+        ),
+    )
+    .order_by(Claim.claimed_at.desc())
+    .limit(1)
+    .subquery("holder")
+)
+_LOST = select(
+    exists().where(Claim.need_id == bindparam("need_id"), ledger.overdue()).label("has_overdue"),
+    _HOLDER.c.provider_id,
+    _HOLDER.c.expires_at,
+    _HOLDER.c.status,
+).select_from(select(literal(1).label("one")).subquery("one").outerjoin(_HOLDER, true()))
+
+
+async def _lock_for_claiming(
+    session: AsyncSession, principal: Principal, need_id: uuid.UUID
+) -> Row[*tuple[Any, ...]]:
+    connection = await session.connection()
+    need: Row[*tuple[Any, ...]] | None = (
+        await connection.execute(
+            _LOCK_FOR_CLAIM, {"need_id": need_id, "provider_id": principal.provider_id}
         )
     ).first()
-    if found is None:
+    if need is None or not may(principal, Permission.READ_REGISTER, need.region_code):
         raise NotFound("no such need", field="needId")
-    exists, category, categories = found
-    if not may(principal, Permission.CLAIM, exists):
+    if not may(principal, Permission.CLAIM, need.region_code):
         raise Forbidden("claiming needs in this region is outside your jurisdiction")
-    # Refused before waiting for the lock; checked again below, as the category can be edited.
-    _require_served(category, categories or ())
-    need = await ledger.locked_need(session, need_id)
-    if need is None:
-        raise NotFound("no such need", field="needId")
-    if need.region_code != exists and not may(principal, Permission.CLAIM, need.region_code):
-        # The child moved out of reach between the look and the lock.
-        raise Forbidden("claiming needs in this region is outside your jurisdiction")
-    _require_served(need.category, categories or ())
+    # Refused before anything is written.
+    _require_served(need.category, need.served or ())
     return need
+
+
+async def _expire_and_relock(
+    session: AsyncSession, principal: Principal, need_id: uuid.UUID
+) -> Row[*tuple[Any, ...]]:
+    """A claim past its deadline holds nothing: expire it now rather than refuse the newcomer,
+    and read the row as that left it."""
+    entity = await ledger.locked_need(session, need_id)
+    if entity is not None:
+        await ledger.expire_overdue(session, entity)
+    return await _lock_for_claiming(session, principal, need_id)
 
 
 def _require_served(category: NeedCategory, served: Sequence[NeedCategory]) -> None:
@@ -347,87 +434,107 @@ async def claim_need(
     *,
     idempotency_key: str,
     rules: CoordinationRules,
+    warnings: bool = True,
 ) -> ClaimOutcome:
+    """``warnings``: whether the answer needs the overlap warnings (a read of their own);
+    without them, ``Claimed.warnings`` is empty."""
     if not may(principal, Permission.CLAIM):
         raise Forbidden("claiming needs is for providers and officials")
     note = check_text(request.note, "note", NOTE_LIMIT)
     if request.quantity is not None:
         check_amount(request.quantity, "quantity")
-    need = await _need_for_claiming(session, principal, request.need_id)
-    # A claim past its deadline holds nothing: expire it now rather than refuse the newcomer.
-    if await ledger.expire_overdue(session, need):
-        # Settling the expiry changed the row: read it afresh.
-        need = await ledger.locked_need(session, need.id) or need
+    need = await _lock_for_claiming(session, principal, request.need_id)
+    if need.has_overdue:
+        need = await _expire_and_relock(session, principal, need.id)
     payload = {
         "need_id": request.need_id,
         "quantity": request.quantity,
         "expected_by": request.expected_by,
         "note": note,
     }
-    replay = await idempotency.claim_key(session, principal, idempotency_key, "claimNeed", payload)
+    # The claim's id is known before it is made, so that the key records it at once.
+    claim_id = uuid.uuid4()
+    replay = await idempotency.claim_key(
+        session, principal, idempotency_key, "claimNeed", payload, result_id=claim_id
+    )
     if replay is not None:
-        return await _replayed(session, principal, uuid.UUID(replay.result_id), rules)
+        return await _replayed(session, principal, uuid.UUID(replay.result_id), rules, warnings)
     if need.status in (NeedStatus.CANCELLED, NeedStatus.FULFILLED):
         raise NeedNotClaimable(f"a {need.status.value} need cannot be claimed")
-    quantity = _pledge(need, request.quantity)
-    now = utcnow()
-    expires_at = now + rules.claim_period(need.category)
-    expected_by = _expected_by(request.expected_by, now, expires_at)
-
-    # The race is decided here, by PostgreSQL: the pledge fits or the row is not updated.
-    # The row comes back as the UPDATE left it, so that settling below need not read it again.
-    won = (
-        await session.scalars(
-            update(Need)
-            .where(
-                Need.id == need.id,
-                Need.pledged_quantity + quantity <= func.coalesce(Need.quantity, literal(1)),
-            )
-            .values(pledged_quantity=Need.pledged_quantity + quantity)
-            .returning(Need),
-            execution_options={"populate_existing": True},
-        )
-    ).one_or_none()
-    if won is None:
+    connection = await session.connection()
+    for attempt in range(2):
+        quantity = _pledge(need, request.quantity)
+        now = utcnow()
+        expires_at = now + rules.claim_period(need.category)
+        expected_by = _expected_by(request.expected_by, now, expires_at)
+        won = (
+            await connection.execute(_PLEDGE, {"need_id": need.id, "pledge": quantity})
+        ).one_or_none()
+        if won is not None:
+            break
+        lost = (await connection.execute(_LOST, {"need_id": need.id})).one()
+        if lost.has_overdue and attempt == 0:
+            # Overdue since the locking read looked, or committed while it waited: expired, the
+            # need may hold the pledge after all.
+            need = await _expire_and_relock(session, principal, need.id)
+            continue
         # Nothing was claimed, so the key stays free for a retry once the need frees up.
-        await idempotency.forget_key(session, principal, idempotency_key)
-        return await _lost(session, principal, need, quantity)
-    claim_id = await session.scalar(
-        insert(Claim)
-        .values(
-            need_id=need.id,
-            provider_id=principal.provider_id,
-            claimed_by_member_id=principal.member_id,
-            client_id=principal.client_id,
-            quantity=None if need.quantity is None else quantity,
-            expected_by=expected_by,
-            expires_at=expires_at,
-            note=note,
+        await idempotency.forget_key(session, principal, idempotency_key, result_id=claim_id)
+        return _lost(principal, need, quantity, lost)
+    assert won is not None
+    claim = (
+        await connection.execute(
+            _INSERT_CLAIM,
+            {
+                "id": claim_id,
+                "need_id": need.id,
+                "provider_id": principal.provider_id,
+                "claimed_by_member_id": principal.member_id,
+                "client_id": principal.client_id,
+                "quantity": None if need.quantity is None else quantity,
+                "expected_by": expected_by,
+                "expires_at": expires_at,
+                "note": note,
+            },
         )
-        .returning(Claim.id)
-    )
-    assert claim_id is not None
-    audit.record(
-        session,
-        principal,
-        "claim.made",
-        "claim",
-        claim_id,
-        {
-            "need_id": str(need.id),
-            "quantity": None if need.quantity is None else str(quantity),
-            "expires_at": expires_at.isoformat(),
-            "expected_by": expected_by.isoformat(),
-        },
-        region_code=need.region_code,
-    )
+    ).one()
+    entries = [
+        audit.entry(
+            principal,
+            "claim.made",
+            "claim",
+            claim_id,
+            {
+                "need_id": str(need.id),
+                "quantity": None if need.quantity is None else str(quantity),
+                "expires_at": expires_at.isoformat(),
+                "expected_by": expected_by.isoformat(),
+            },
+            region_code=need.region_code,
+        )
+    ]
     await events.emit(session, need, events.NeedEventKind.CLAIMED)
-    need = await ledger.settle(session, principal, won, {"claim_id": str(claim_id)}, fresh=True)
-    await idempotency.remember_result(session, principal, idempotency_key, claim_id)
-    return await _claimed(session, principal, claim_id, need, rules)
+    # The totals the UPDATE returned are those before this claim, which holds its pledge whole.
+    before = ledger.totals_from(won)
+    totals = ledger.Totals(before.pledged + quantity, before.delivered, before.verified)
+    settled, settling = await ledger.settle_row(
+        session, principal, won, totals, {"claim_id": str(claim_id)}
+    )
+    await audit.write(session, entries + settling)
+    view = _view(
+        principal, claim, won.child_id, won.region_code, won.category, won.unit, claim.expired
+    )
+    found = (
+        await overlaps.warnings_for(
+            session, principal, view.child_id, view.category, view.need_id, rules
+        )
+        if warnings
+        else ()
+    )
+    return Claimed(claim=view, need=need_view(settled, principal, {view.child_id}), warnings=found)
 
 
-def _pledge(need: Need, requested: Decimal | None) -> Decimal:
+def _pledge(need: Need | Row[*tuple[Any, ...]], requested: Decimal | None) -> Decimal:
     if need.quantity is None:
         if requested is not None:
             raise InvalidInput(
@@ -457,34 +564,21 @@ def _expected_by(requested: datetime | None, now: datetime, deadline: datetime) 
     return requested
 
 
-async def _lost(
-    session: AsyncSession, principal: Principal, need: Need, requested: Decimal
+def _lost(
+    principal: Principal,
+    need: Row[*tuple[Any, ...]],
+    requested: Decimal,
+    lost: Row[*tuple[Any, ...]],
 ) -> AlreadyClaimed | OverPledged:
-    need = await ledger.locked_need(session, need.id) or need
+    """The answer to a pledge that did not fit the locked ``need`` (unchanged by it)."""
     view = need_view(need, principal)
     if need.quantity is not None:
         return OverPledged(need=view, requested=requested, remaining=view.remaining_quantity)
-    holder = (
-        await session.execute(
-            select(Claim.provider_id, Claim.expires_at, Claim.status)
-            .where(
-                Claim.need_id == need.id,
-                or_(
-                    ledger.effectively_active(),
-                    Claim.status == ClaimStatus.FULFILLED,
-                    Claim.delivered_quantity > 0,
-                ),
-            )
-            .order_by(Claim.claimed_at.desc())
-            .limit(1)
-        )
-    ).first()
-    if holder is None:
+    if lost.provider_id is None:
         return AlreadyClaimed(need=view, holder_provider_id=None, until=None)
-    provider_id, expires_at, status = holder
-    active = status is ClaimStatus.ACTIVE
+    active = lost.status is ClaimStatus.ACTIVE
     return AlreadyClaimed(
-        need=view, holder_provider_id=provider_id, until=expires_at if active else None
+        need=view, holder_provider_id=lost.provider_id, until=lost.expires_at if active else None
     )
 
 
@@ -494,22 +588,31 @@ async def _claimed(
     claim_id: uuid.UUID,
     need: Need,
     rules: CoordinationRules,
+    warnings: bool = True,
 ) -> Claimed:
     view = (await claims_by_ids(session, principal, [claim_id]))[claim_id]
-    warnings = await overlaps.warnings_for(
-        session, principal, view.child_id, view.category, view.need_id, rules
+    found = (
+        await overlaps.warnings_for(
+            session, principal, view.child_id, view.category, view.need_id, rules
+        )
+        if warnings
+        else ()
     )
-    return Claimed(claim=view, need=need_view(need, principal, {view.child_id}), warnings=warnings)
+    return Claimed(claim=view, need=need_view(need, principal, {view.child_id}), warnings=found)
 
 
 async def _replayed(
-    session: AsyncSession, principal: Principal, claim_id: uuid.UUID, rules: CoordinationRules
+    session: AsyncSession,
+    principal: Principal,
+    claim_id: uuid.UUID,
+    rules: CoordinationRules,
+    warnings: bool = True,
 ) -> Claimed:
     claim = await session.get(Claim, claim_id)
     need = await session.get(Need, claim.need_id) if claim is not None else None
     if claim is None or need is None:
         raise NotFound("the claim made by the first request no longer exists")
-    return await _claimed(session, principal, claim_id, need, rules)
+    return await _claimed(session, principal, claim_id, need, rules, warnings)
 
 
 # --- the lifecycle ----------------------------------------------------------------------------

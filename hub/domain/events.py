@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import orjson
-from sqlalchemy import ARRAY, Text, bindparam, text
+from sqlalchemy import ARRAY, Row, Text, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Need
@@ -97,7 +98,10 @@ class NeedEvent:
 
 
 def event_for(
-    need: Need, kind: NeedEventKind, *, previous_category: NeedCategory | None = None
+    need: Need | Row[*tuple[Any, ...]],
+    kind: NeedEventKind,
+    *,
+    previous_category: NeedCategory | None = None,
 ) -> NeedEvent:
     """``kind`` for ``need`` as it is now; its previous category only if this changed it."""
     changed = previous_category is not None and previous_category is not need.category
@@ -111,7 +115,9 @@ def event_for(
     )
 
 
-async def emit(session: AsyncSession, need: Need, kind: NeedEventKind) -> None:
+async def emit(
+    session: AsyncSession, need: Need | Row[*tuple[Any, ...]], kind: NeedEventKind
+) -> None:
     """Announce ``kind`` for ``need`` when, and only if, the session's transaction commits."""
     await announce(session, [event_for(need, kind)])
 
@@ -129,6 +135,8 @@ async def announce(session: AsyncSession, events: Sequence[NeedEvent]) -> None:
     distinct events apart, and folding true duplicates loses nothing.
     """
     if events:
-        await session.execute(
+        # On the session's connection: a NOTIFY reads nothing that pending objects could change.
+        connection = await session.connection()
+        await connection.execute(
             _NOTIFY_EACH, {"channel": CHANNEL, "payloads": [event.payload() for event in events]}
         )

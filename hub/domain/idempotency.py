@@ -44,23 +44,44 @@ def actor_key(principal: Principal) -> str:
     return f"{principal.provider_id}:{who}"
 
 
+# Built once: the values come with each execution. A plain statement on the session's
+# connection (no ORM unit of work): it reads nothing that pending objects could change.
+_RESERVE = (
+    insert(IdempotencyKey)
+    .on_conflict_do_nothing(index_elements=["actor", "key"])
+    .returning(IdempotencyKey.key)
+)
+
+
 async def claim_key(
     session: AsyncSession,
     principal: Principal,
     key: str,
     operation: str,
     payload: dict[str, Any],
+    *,
+    result_id: uuid.UUID | str | None = None,
 ) -> Replay | None:
-    """Reserve ``key`` for this request, or return what its first use produced."""
+    """Reserve ``key`` for this request, or return what its first use produced.
+
+    ``result_id``: what this request will make, when it knows in advance (a claim's id): the
+    key is then recorded with it at once, and ``remember_result`` is not needed. It commits
+    only with what it names (the same transaction); a request that ends without making it
+    frees the key with ``forget_key(..., result_id=...)``."""
     if not key or len(key) > 200:
         raise InvalidInput("an idempotency key has 1 to 200 characters", field="idempotencyKey")
     fingerprint = request_fingerprint(operation, payload)
     actor = actor_key(principal)
-    inserted = await session.execute(
-        insert(IdempotencyKey)
-        .values(actor=actor, key=key, operation=operation, fingerprint=fingerprint)
-        .on_conflict_do_nothing(index_elements=["actor", "key"])
-        .returning(IdempotencyKey.key)
+    connection = await session.connection()
+    inserted = await connection.execute(
+        _RESERVE,
+        {
+            "actor": actor,
+            "key": key,
+            "operation": operation,
+            "fingerprint": fingerprint,
+            "result_id": None if result_id is None else str(result_id),
+        },
     )
     if inserted.first() is not None:
         return None
@@ -89,13 +110,23 @@ async def remember_result(
     )
 
 
-async def forget_key(session: AsyncSession, principal: Principal, key: str) -> None:
+async def forget_key(
+    session: AsyncSession,
+    principal: Principal,
+    key: str,
+    *,
+    result_id: uuid.UUID | str | None = None,
+) -> None:
     """Free a key this transaction reserved, for a request that ended without changing anything
-    (such as a claim that lost its race): a retry with the key is then a new attempt."""
+    (such as a claim that lost its race): a retry with the key is then a new attempt.
+    ``result_id``: the one it was reserved with, if any (``claim_key``)."""
+    reserved = (
+        IdempotencyKey.result_id.is_(None)
+        if result_id is None
+        else IdempotencyKey.result_id == str(result_id)
+    )
     await session.execute(
         delete(IdempotencyKey).where(
-            IdempotencyKey.actor == actor_key(principal),
-            IdempotencyKey.key == key,
-            IdempotencyKey.result_id.is_(None),
+            IdempotencyKey.actor == actor_key(principal), IdempotencyKey.key == key, reserved
         )
     )

@@ -13,9 +13,20 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.principal import Principal
@@ -84,20 +95,39 @@ def need_status(current: NeedStatus, quantity: Decimal | None, totals: Totals) -
     return NeedStatus.IN_PROGRESS if totals.pledged >= whole else NeedStatus.PARTIALLY_MET
 
 
-async def totals_of(session: AsyncSession, need_id: uuid.UUID) -> Totals:
+def _sums() -> tuple[ColumnElement[Decimal], ColumnElement[Decimal], ColumnElement[Decimal]]:
+    """Pledged, delivered and verified over the claims selected with them."""
     # Active and fulfilled claims hold their whole pledge; an ended claim keeps what it delivered.
     holding = Claim.status.in_([ClaimStatus.ACTIVE, ClaimStatus.FULFILLED])
-    row = (
-        await session.execute(
-            select(
-                func.coalesce(
-                    func.sum(case((holding, pledge_of()), else_=Claim.delivered_quantity)), 0
-                ),
-                func.coalesce(func.sum(Claim.delivered_quantity), 0),
-                func.coalesce(func.sum(Claim.verified_quantity), 0),
-            ).where(Claim.need_id == need_id)
+    return (
+        func.coalesce(func.sum(case((holding, pledge_of()), else_=Claim.delivered_quantity)), 0),
+        func.coalesce(func.sum(Claim.delivered_quantity), 0),
+        func.coalesce(func.sum(Claim.verified_quantity), 0),
+    )
+
+
+def totals_columns(need_id: Any) -> list[Any]:
+    """The need's totals as three scalar subqueries (``totals_pledged``, ``totals_delivered``,
+    ``totals_verified``), for a statement that reads or writes the need to return them with
+    it; ``totals_from`` makes them ``Totals``."""
+    return [
+        select(total).where(Claim.need_id == need_id).scalar_subquery().label(f"totals_{name}")
+        for name, total in zip(("pledged", "delivered", "verified"), _sums(), strict=True)
+    ]
+
+
+def totals_from(row: Any) -> Totals:
+    # As the numeric(14, 2) columns store them, so that a view reads alike before and after.
+    return Totals(
+        *(
+            Decimal(value).quantize(CENT)
+            for value in (row.totals_pledged, row.totals_delivered, row.totals_verified)
         )
-    ).one()
+    )
+
+
+async def totals_of(session: AsyncSession, need_id: uuid.UUID) -> Totals:
+    row = (await session.execute(select(*_sums()).where(Claim.need_id == need_id))).one()
     # As the numeric(14, 2) columns store them, so that a view reads alike before and after.
     return Totals(*(Decimal(value).quantize(CENT) for value in row))
 
@@ -164,6 +194,58 @@ async def settle(
         if status is NeedStatus.FULFILLED:
             await events.emit(session, updated, NeedEventKind.FULFILLED)
     return updated
+
+
+# The settling UPDATE for a need held as a plain row (see ``settle_row``): built once.
+_NEEDS = cast(Table, Need.__table__)
+_SETTLE = (
+    update(_NEEDS)
+    .where(_NEEDS.c.id == bindparam("need_id"))
+    .values(
+        pledged_quantity=bindparam("pledged"),
+        status=bindparam("new_status"),
+        version=_NEEDS.c.version + 1,
+        updated_at=func.now(),
+    )
+    .returning(*_NEEDS.c)
+)
+
+
+async def settle_row(
+    session: AsyncSession,
+    principal: Principal | None,
+    need: Any,
+    totals: Totals,
+    cause: dict[str, Any],
+) -> tuple[Any, list[audit.Entry]]:
+    """``settle`` for a need held as a plain row (every column of ``needs``), locked, whose
+    ``totals`` the caller read under the lock: the row as it stands after, and the audit
+    entries to write (``audit.write``) - the caller writes them with its own, in one
+    statement. Nothing is written when nothing changes."""
+    status = need_status(need.status, need.quantity, totals)
+    if status is need.status and need.pledged_quantity == totals.pledged:
+        return need, []
+    connection = await session.connection()
+    updated = (
+        await connection.execute(
+            _SETTLE, {"need_id": need.id, "pledged": totals.pledged, "new_status": status}
+        )
+    ).one()
+    entries = []
+    if status is not need.status:
+        entries.append(
+            audit.entry(
+                principal,
+                "need.status_changed",
+                "need",
+                need.id,
+                {"from": need.status.value, "to": status.value, **cause},
+                region_code=need.region_code,
+            )
+        )
+        if status is NeedStatus.FULFILLED:
+            await events.emit(session, updated, NeedEventKind.FULFILLED)
+    return updated, entries
 
 
 async def expire_overdue(session: AsyncSession, need: Need) -> list[uuid.UUID]:

@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, Text, bindparam, cast, func, select, text, tuple_
+from sqlalchemy import BigInteger, Row, Select, Text, bindparam, cast, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for, may
@@ -66,7 +66,9 @@ class NeedView:
 
 
 def view_of(
-    need: Need, principal: Principal, claimed: Collection[uuid.UUID] = frozenset()
+    need: Need | Row[*tuple[Any, ...]],
+    principal: Principal,
+    claimed: Collection[uuid.UUID] = frozenset(),
 ) -> NeedView:
     """``claimed``: children the principal's provider actively claims (see ``actively_claimed``)."""
     tier = tier_for(principal, need.region_code, claimant=need.child_id in claimed)
