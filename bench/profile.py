@@ -26,8 +26,6 @@ from bench import scenarios
 from bench.run import find_targets
 from bench.seed import CLIENT_SECRET, bench_settings
 
-
-SCENARIOS = ("page", "claim")
 # The storm client whose claims are profiled.
 CLAIMANT = 0
 
@@ -117,7 +115,7 @@ def by_package(stats: pstats.Stats) -> list[tuple[str, tuple[int, float]]]:
     totals: dict[str, tuple[int, float]] = {}
     entries: dict[tuple[str, int, str], tuple[int, int, float, float, object]]
     entries = stats.stats  # type: ignore[attr-defined]
-    for (filename, _line, _name), (_primitive, calls, own, _cumulative, _callers) in entries.items():
+    for (filename, _line, _name), (_primitive, calls, own, _total, _callers) in entries.items():
         parts = filename.replace("\\", "/").split("/")
         if "site-packages" in parts:
             package = parts[parts.index("site-packages") + 1]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from hub import fast_path
+from hub import fast_claim, fast_path
 
 PAGE_SIZE = 50
 FEED_PAGE_SIZE = 100
@@ -30,15 +30,8 @@ query ChangesFeed($province: String!, $since: DateTime!, $after: String) {
 }
 """
 
-CLAIM_NEED = """
-mutation ClaimNeed($need: ID!, $key: String!) {
-  claimNeed(input: {needId: $need}, idempotencyKey: $key) {
-    __typename
-    ... on ClaimNeedSuccess { claim { id status expiresAt } }
-    ... on AlreadyClaimed { until }
-  }
-}
-"""
+# The mutation claiming apps send, which the hub answers on its compiled path.
+CLAIM_NEED = fast_claim.CLAIM_NEED
 
 CHILD_DETAIL = """
 query ChildDetail($id: ID!) {

@@ -1,0 +1,237 @@
+"""A compiled path for the storm's persisted mutation: a provider claiming a need.
+
+When a request carries exactly the document claiming apps send (``CLAIM_NEED``, by its text or
+its sha256 hash), the claim is made here instead of through generic GraphQL execution: the same
+domain function (``claims.claim_need``) with the same principal, the same rate-limit charge
+(the document's cost, as the normal path computes it) and the same rules, then the JSON the
+normal path gives for the document's selection, built from the outcome directly.
+
+A mutation must never run twice, so where the normal path may still answer is decided before
+anything is written:
+
+- before the claim's transaction starts (no principal, a client restricted to trusted
+  documents, variables of the wrong types, a malformed ID, over the rate limit: nothing was
+  written, and the normal path answers, without charging the request again);
+- or when something unexpected fails inside the transaction, before its COMMIT was sent: it
+  rolled back, so nothing was written either.
+
+From the moment the transaction is asked to commit, this path answers whatever happens: every
+outcome of the claim (``ClaimNeedSuccess``, ``AlreadyClaimed``, ``OverPledged``), every domain
+refusal (which rolled back: the same error the normal path gives, with its code, location and
+path), a failed commit (an internal error, as the normal path would say) and the request
+timeout (``TIMEOUT``, status 504).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import uuid
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from graphql import FieldNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, parse
+from starlette.requests import Request
+
+from hub.domain import claims, rate_limits
+from hub.domain.errors import DomainError
+from hub.domain.rules import CoordinationRules
+from hub.domain.trusted_documents import sha256_of
+from hub.graphql_app import PREPAID, timeout_error
+from hub.protocol.errors import ProtocolError
+from hub.protocol.persisted_queries import requested_hash
+from hub.schema.errors import classify
+from hub.schema.ids import uuid_of
+from hub.schema.limits import check_cost
+
+logger = logging.getLogger(__name__)
+
+CLAIM_NEED = """
+mutation ClaimNeed($need: ID!, $key: String!) {
+  claimNeed(input: {needId: $need}, idempotencyKey: $key) {
+    __typename
+    ... on ClaimNeedSuccess { claim { id status expiresAt } }
+    ... on AlreadyClaimed { until }
+  }
+}
+"""
+OPERATION = "ClaimNeed"
+_FIELD = "claimNeed"
+_SHA256 = sha256_of(CLAIM_NEED)
+_VARIABLES = frozenset({"need", "key"})
+
+
+def _normalized(document: object) -> str | None:
+    return " ".join(document.split()) if isinstance(document, str) else None
+
+
+_NORMALIZED = _normalized(CLAIM_NEED)
+
+
+def document_of(payload: dict[str, Any]) -> str | None:
+    """The request's document if it is ``CLAIM_NEED`` (by its text, whitespace aside, or by
+    its hash), else None. Anything doubtful is the normal path's to answer."""
+    extensions = payload.get("extensions")
+    persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
+    query = payload.get("query")
+    if persisted is None:
+        return query if isinstance(query, str) and _normalized(query) == _NORMALIZED else None
+    try:
+        sha256 = requested_hash(persisted)
+    except ProtocolError:
+        return None
+    if sha256 != _SHA256:
+        return None
+    if query is None:
+        return CLAIM_NEED
+    return query if isinstance(query, str) and sha256_of(query) == sha256 else None
+
+
+@lru_cache(maxsize=8)
+def _parsed(document: str) -> tuple[Any, FieldNode]:
+    """The parsed document and its ``claimNeed`` field, where the normal path's errors point."""
+    parsed = parse(document)
+    operation = parsed.definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    field = operation.selection_set.selections[0]
+    assert isinstance(field, FieldNode)
+    return parsed, field
+
+
+class _Fallback(Exception):
+    """Nothing was written: the normal path answers this request."""
+
+
+async def answer(
+    request: Request, payload: dict[str, Any], document: str, schema: GraphQLSchema
+) -> tuple[int, bytes] | None:
+    """The response's status and body, or None for the normal path to answer (only ever when
+    nothing was written)."""
+    try:
+        return await _answer(request, payload, document, schema)
+    except _Fallback:
+        return None
+    except Exception:  # raised before the claim's transaction was asked to commit
+        logger.debug("the compiled claim fell back", exc_info=True)
+        return None
+
+
+async def _answer(
+    request: Request, payload: dict[str, Any], document: str, schema: GraphQLSchema
+) -> tuple[int, bytes]:
+    if payload.get("operationName") not in (None, OPERATION):
+        raise _Fallback  # the normal path says there is no such operation
+    variables = payload.get("variables")
+    if not isinstance(variables, dict) or variables.keys() != _VARIABLES:
+        raise _Fallback
+    need, key = variables["need"], variables["key"]
+    if not isinstance(need, str) or not isinstance(key, str):
+        raise _Fallback  # the normal path coerces or refuses them
+    state: Any = request.app.state
+    principal, _ = await state.authenticator.principal(request.headers)
+    if principal is None or principal.trusted_documents_only:
+        raise _Fallback  # the normal path refuses, or holds the client to its trusted documents
+    try:
+        need_id = uuid_of(need, "Need", field="needId")
+    except DomainError as exc:
+        raise _Fallback from exc  # refused by the resolver before anything is written
+    parsed, field = _parsed(document)
+    settings = state.settings
+    seconds = settings.request_timeout_seconds
+    try:
+        # As the normal path bounds the operation: its charge and its resolver.
+        async with asyncio.timeout(seconds):
+            await _charge(request, principal, parsed, variables, schema)
+            body = await _claim(request, principal, need_id, key, field)
+    except TimeoutError:
+        # Its transaction was rolled back, or its commit's fate is unknown: as the normal path.
+        return 504, orjson.dumps({"data": None, "errors": [timeout_error(seconds).formatted]})
+    return 200, orjson.dumps(body)
+
+
+async def _charge(
+    request: Request,
+    principal: Any,
+    parsed: Any,
+    variables: dict[str, Any],
+    schema: GraphQLSchema,
+) -> None:
+    """Charge the document's cost, as the normal path would; over the limit, let it refuse."""
+    settings = request.app.state.settings
+    cost = check_cost(
+        schema, settings, document=parsed, operation_name=OPERATION, variables=variables
+    )
+    key = rate_limits.principal_key(principal, request.client.host if request.client else None)
+    async with request.app.state.sessions.begin() as session:
+        admission = await rate_limits.spend(session, key, cost, settings.rate_limit_cost_per_minute)
+    if not admission.admitted:
+        raise _Fallback
+    setattr(request.state, PREPAID, True)  # should the normal path answer after all
+
+
+async def _claim(
+    request: Request, principal: Any, need_id: uuid.UUID, key: str, field: FieldNode
+) -> dict[str, Any]:
+    state: Any = request.app.state
+    rules = CoordinationRules.from_settings(state.settings)
+    committing = False
+    try:
+        async with state.sessions.begin() as session:
+            outcome = await claims.claim_need(
+                session,
+                principal,
+                claims.ClaimRequest(need_id=need_id),
+                idempotency_key=key,
+                rules=rules,
+                warnings=False,  # not in the document's selection
+            )
+            body = {"data": {_FIELD: _selection(outcome)}}
+            # Leaving the block commits: from here on, whatever happens is answered here.
+            committing = True
+    except DomainError as refusal:
+        # Raised inside the block, it rolled the transaction back: nothing was written.
+        return _error(refusal, field, refusal)
+    except Exception as exc:
+        if not committing:
+            raise _Fallback from exc  # rolled back: the normal path may answer
+        # The commit failed, or its fate is unknown: never run the claim again.
+        return _error(exc, field, None)
+    return body
+
+
+def _error(exc: Exception, field: FieldNode, refusal: DomainError | None) -> dict[str, Any]:
+    """The normal path's answer for an error of the ``claimNeed`` field: no data, the error
+    with its location, path and code (``hub.schema.errors``)."""
+    error = classify(
+        GraphQLError(str(exc), nodes=[field], path=[_FIELD], original_error=refusal or exc),
+        uuid.uuid4().hex,
+    )
+    return {"data": None, "errors": [error.formatted]}
+
+
+def _selection(outcome: claims.ClaimOutcome) -> dict[str, Any]:
+    """The document's selection of the outcome, as the normal path serializes it."""
+    if isinstance(outcome, claims.Claimed):
+        view = outcome.claim
+        return {
+            "__typename": "ClaimNeedSuccess",
+            "claim": {
+                "id": _global_id("Claim", view.id),
+                "status": view.status.name,
+                "expiresAt": view.expires_at.isoformat(),
+            },
+        }
+    if isinstance(outcome, claims.AlreadyClaimed):
+        return {"__typename": "AlreadyClaimed", "until": _instant(outcome.until)}
+    return {"__typename": "OverPledged"}
+
+
+def _global_id(type_name: str, key: object) -> str:
+    return base64.b64encode(f"{type_name}:{key}".encode()).decode()
+
+
+def _instant(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
