@@ -33,12 +33,12 @@ BUDGET = {
     "child_detail": 8,
     # principal, the rate limit, the need locked (with the claimant's categories and whether a
     # claim on it is overdue), idempotency (the key recorded with the claim's id), the pledge
-    # (returning the totals to settle by), the claim (returning its view), the event announcing
-    # it to subscribers, the need settled, the audit events (one INSERT); the compiled path
-    # (``hub.fast_claim``) sends these, the normal path one more for the overlap warnings
-    # its document may ask for
-    "claim_need": 9,
-    "claim_need_normal_path": 10,
+    # (returning the totals to settle by), the claim (returning its view, and announcing it to
+    # subscribers in the same statement), the need settled, the audit events (one INSERT); the
+    # compiled path (``hub.fast_claim``) sends these, the normal path one more for the overlap
+    # warnings its document may ask for
+    "claim_need": 8,
+    "claim_need_normal_path": 9,
 }
 
 

@@ -360,8 +360,26 @@ _PLEDGE = (
     .returning(*_NEEDS.c, *ledger.totals_columns(bindparam("need_id")))
 )
 
-# The claim as inserted, with whether it already reads as expired (``claims_by_ids``'s view).
-_INSERT_CLAIM = insert(_CLAIMS).returning(*_CLAIMS.c, ledger.overdue().label("expired"))
+# The claim as inserted, with whether it already reads as expired (``claims_by_ids``'s view),
+# and the event announcing it to subscribers in the same statement.
+_CLAIM_VALUES = (
+    "id",
+    "need_id",
+    "provider_id",
+    "claimed_by_member_id",
+    "client_id",
+    "quantity",
+    "expected_by",
+    "expires_at",
+    "note",
+)
+_MADE = (
+    insert(_CLAIMS)
+    .values({name: bindparam(f"claim_{name}") for name in _CLAIM_VALUES})
+    .returning(*_CLAIMS.c, ledger.overdue().label("expired"))
+    .cte("made")
+)
+_INSERT_CLAIM = select(*_MADE.c, events.notify_column().label("announced"))
 
 # Why a pledge did not fit, read afresh (the locking read's view of the claims may predate a
 # commit it waited for): whether a claim on the need is overdue now, and who holds it.
@@ -482,19 +500,21 @@ async def claim_need(
         await idempotency.forget_key(session, principal, idempotency_key, result_id=claim_id)
         return _lost(principal, need, quantity, lost)
     assert won is not None
+    claimed = events.event_for(need, events.NeedEventKind.CLAIMED)
     claim = (
         await connection.execute(
             _INSERT_CLAIM,
             {
-                "id": claim_id,
-                "need_id": need.id,
-                "provider_id": principal.provider_id,
-                "claimed_by_member_id": principal.member_id,
-                "client_id": principal.client_id,
-                "quantity": None if need.quantity is None else quantity,
-                "expected_by": expected_by,
-                "expires_at": expires_at,
-                "note": note,
+                "claim_id": claim_id,
+                "claim_need_id": need.id,
+                "claim_provider_id": principal.provider_id,
+                "claim_claimed_by_member_id": principal.member_id,
+                "claim_client_id": principal.client_id,
+                "claim_quantity": None if need.quantity is None else quantity,
+                "claim_expected_by": expected_by,
+                "claim_expires_at": expires_at,
+                "claim_note": note,
+                **events.notify_params(claimed),
             },
         )
     ).one()
@@ -513,7 +533,6 @@ async def claim_need(
             region_code=need.region_code,
         )
     ]
-    await events.emit(session, need, events.NeedEventKind.CLAIMED)
     # The totals the UPDATE returned are those before this claim, which holds its pledge whole.
     before = ledger.totals_from(won)
     totals = ledger.Totals(before.pledged + quantity, before.delivered, before.verified)

@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import ARRAY, Row, Text, bindparam, text
+from sqlalchemy import ARRAY, ColumnElement, Row, Text, bindparam, func, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Need
@@ -120,6 +120,18 @@ async def emit(
 ) -> None:
     """Announce ``kind`` for ``need`` when, and only if, the session's transaction commits."""
     await announce(session, [event_for(need, kind)])
+
+
+def notify_column() -> ColumnElement[Any]:
+    """``pg_notify`` of one event, as a column of the statement that writes the change it
+    announces: the announcement costs no statement of its own. Executed with
+    ``notify_params(event)``; delivered, as ``emit``'s, when and only if the transaction
+    commits."""
+    return func.pg_notify(bindparam("event_channel"), bindparam("event_payload"))
+
+
+def notify_params(event: NeedEvent) -> dict[str, str]:
+    return {"event_channel": CHANNEL, "event_payload": event.payload()}
 
 
 _NOTIFY_EACH = text(
