@@ -430,3 +430,48 @@ def test_only_the_exact_document_is_compiled() -> None:
     assert fast_claim.document_of(wrong) is None
     malformed = {"extensions": {"persistedQuery": {"version": 2, "sha256Hash": sha}}}
     assert fast_claim.document_of(malformed) is None
+
+
+async def test_a_refused_claim_neither_takes_nor_waits_for_the_needs_lock(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    need = await a_need(gql, await a_child(gql))
+    await serves(engine, world, "business", "FINANCIAL")
+    async with engine.connect() as holder:
+        await holder.execute(
+            text("SELECT 1 FROM needs WHERE id = :id FOR UPDATE"), {"id": uuid_of(need)}
+        )
+        for document in (COMPILED, NORMAL):
+            for reader, code in (("business", "CATEGORY_NOT_SERVED"), ("foreign_ngo", "NOT_FOUND")):
+                refused = await asyncio.wait_for(_claim(gql, document, need, reader), timeout=10)
+                assert refused.codes == [code], (document, reader)
+        await holder.rollback()
+
+
+async def test_a_claim_made_overdue_while_the_claimant_waited_is_expired_for_it(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    """The locking read waits for a transaction that makes the holder's claim overdue; its own
+    view of the claims predates that, but the pledge that does not fit looks again."""
+    for document in (COMPILED, NORMAL):
+        need = await a_need(gql, await a_child(gql))
+        held = await claimed(gql, need, "business")
+        async with engine.connect() as other:
+            await other.execute(
+                text("SELECT 1 FROM needs WHERE id = :id FOR UPDATE"), {"id": uuid_of(need)}
+            )
+            await other.execute(
+                text(
+                    "UPDATE claims SET expires_at = now() - interval '1 day',"
+                    " expected_by = now() - interval '2 days' WHERE id = :id"
+                ),
+                {"id": uuid_of(held["claim"]["id"])},
+            )
+            waiting = asyncio.create_task(_claim(gql, document, need, "ngo"))
+            await asyncio.sleep(0.5)
+            assert not waiting.done()
+            await other.commit()
+        answer = (await asyncio.wait_for(waiting, timeout=10)).ok()["claimNeed"]
+        assert answer["__typename"] == "ClaimNeedSuccess", document
+        effects = await _effects(engine, need)
+        assert [claim[1] for claim in effects["claims"]] == ["expired", "active"]

@@ -18,9 +18,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
+    ARRAY,
     Row,
     Select,
     Table,
+    Text,
+    any_,
     bindparam,
     exists,
     func,
@@ -32,7 +35,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
@@ -327,24 +330,37 @@ def check_reason(reason: str) -> str:
 _NEEDS = cast(Table, Need.__table__)
 _CLAIMS = cast(Table, Claim.__table__)
 
-# The need, locked for the claim (its row only, not the provider's), with in the same statement
-# what deciding the claim asks besides: the claimant's categories, and whether any claim on the
-# need is overdue - only then is an UPDATE sent to expire them. The checks of reach, jurisdiction
-# and category are made on the locked row (``_check_claimable``).
+# The need, locked for the claim (its row only, not the provider's) if the claimant may claim
+# it: readable and claimable where it lies, of a category the claimant's provider serves - so
+# that a refused claim neither takes the lock nor waits for it. With it, in the same statement,
+# whether any claim on the need is overdue: only then is an UPDATE sent to expire them. (The
+# locking read sees the claims as its statement began: one that became overdue in a transaction
+# it waited for is caught where it matters, when the pledge does not fit - see ``_LOST``.)
+_SERVED = select(Provider.categories).where(Provider.id == bindparam("provider_id"))
 _LOCK_FOR_CLAIM = (
     select(
         *_NEEDS.c,
-        select(Provider.categories)
-        .where(Provider.id == bindparam("provider_id"))
-        .scalar_subquery()
-        .label("served"),
+        _SERVED.scalar_subquery().label("served"),
         exists()
         .where(Claim.need_id == bindparam("need_id"), ledger.overdue())
         .label("has_overdue"),
     )
-    .where(_NEEDS.c.id == bindparam("need_id"))
+    .where(
+        _NEEDS.c.id == bindparam("need_id"),
+        # ``within``'s rule (a region code starting with a prefix), for prefixes bound as a
+        # parameter, so that the statement is built once for every claimant.
+        _NEEDS.c.region_code.op("^@")(any_(bindparam("readable", type_=ARRAY(Text)))),
+        _NEEDS.c.region_code.op("^@")(any_(bindparam("claimable", type_=ARRAY(Text)))),
+        func.array_position(_SERVED.scalar_subquery(), _NEEDS.c.category).is_not(None),
+    )
     .with_for_update(of=_NEEDS)
 )
+
+# Why the locking read found nothing, unlocked, to refuse with the reason.
+_REFUSAL = select(_NEEDS.c.region_code, _NEEDS.c.category, _SERVED.scalar_subquery()).where(
+    _NEEDS.c.id == bindparam("need_id")
+)
+
 
 # The race is decided here, by PostgreSQL: the pledge fits or the row is not updated. The row
 # comes back as the UPDATE left it, with the totals of its claims so far (read under the lock,
@@ -408,19 +424,54 @@ _LOST = select(
 async def _lock_for_claiming(
     session: AsyncSession, principal: Principal, need_id: uuid.UUID
 ) -> Row[*tuple[Any, ...]]:
+    """The need, locked, if the principal may claim it; refused (before anything is written,
+    without the lock) if not."""
     connection = await session.connection()
-    need: Row[*tuple[Any, ...]] | None = (
+    parameters = {
+        "need_id": need_id,
+        "provider_id": principal.provider_id,
+        "readable": list(jurisdictions_for(principal, Permission.READ_REGISTER)),
+        "claimable": list(jurisdictions_for(principal, Permission.CLAIM)),
+    }
+    for _ in range(2):
+        need: Row[*tuple[Any, ...]] | None = (
+            await connection.execute(_LOCK_FOR_CLAIM, parameters)
+        ).first()
+        if need is not None:
+            break
+        await _refuse(connection, principal, need_id)
+        # Nothing to refuse: the need changed between the two reads (its category, its
+        # region). Look again, once.
+    if need is None:
+        raise NotFound("no such need", field="needId")
+    # The rules again, in Python, on the locked row.
+    _check_claimable(principal, need.region_code, need.category, need.served)
+    return need
+
+
+async def _refuse(connection: AsyncConnection, principal: Principal, need_id: uuid.UUID) -> None:
+    found = (
         await connection.execute(
-            _LOCK_FOR_CLAIM, {"need_id": need_id, "provider_id": principal.provider_id}
+            _REFUSAL, {"need_id": need_id, "provider_id": principal.provider_id}
         )
     ).first()
-    if need is None or not may(principal, Permission.READ_REGISTER, need.region_code):
+    if found is None:
         raise NotFound("no such need", field="needId")
-    if not may(principal, Permission.CLAIM, need.region_code):
+    region_code, category, served = found
+    _check_claimable(principal, region_code, category, served)
+
+
+def _check_claimable(
+    principal: Principal,
+    region_code: str,
+    category: NeedCategory,
+    served: Sequence[NeedCategory] | None,
+) -> None:
+    if not may(principal, Permission.READ_REGISTER, region_code):
+        raise NotFound("no such need", field="needId")
+    if not may(principal, Permission.CLAIM, region_code):
         raise Forbidden("claiming needs in this region is outside your jurisdiction")
-    # Refused before anything is written.
-    _require_served(need.category, need.served or ())
-    return need
+    _require_served(category, served or ())
 
 
 async def _expire_and_relock(
