@@ -11,7 +11,7 @@ anything is written:
 
 - before the claim's transaction starts (no principal, a client restricted to trusted
   documents, variables of the wrong types, a malformed ID, over the rate limit: nothing was
-  written, and the normal path answers, without charging the request again);
+  written but the charge, and the normal path answers without charging the request again);
 - or when something unexpected fails inside the transaction, before its COMMIT was sent: it
   rolled back, so nothing was written either.
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 import uuid
 from datetime import datetime
@@ -34,6 +35,7 @@ from typing import Any
 
 import orjson
 from graphql import FieldNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, parse
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from hub.domain import claims, rate_limits
@@ -46,6 +48,7 @@ from hub.protocol.persisted_queries import requested_hash
 from hub.schema.errors import classify
 from hub.schema.ids import uuid_of
 from hub.schema.limits import check_cost
+from hub.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -130,22 +133,26 @@ async def _answer(
     need, key = variables["need"], variables["key"]
     if not isinstance(need, str) or not isinstance(key, str):
         raise _Fallback  # the normal path coerces or refuses them
-    state: Any = request.app.state
-    principal, _ = await state.authenticator.principal(request.headers)
-    if principal is None or principal.trusted_documents_only:
-        raise _Fallback  # the normal path refuses, or holds the client to its trusted documents
     try:
         need_id = uuid_of(need, "Need", field="needId")
     except DomainError as exc:
         raise _Fallback from exc  # refused by the resolver before anything is written
-    parsed, field = _parsed(document)
+    state: Any = request.app.state
     settings = state.settings
     seconds = settings.request_timeout_seconds
     try:
-        # As the normal path bounds the operation: its charge and its resolver.
-        async with asyncio.timeout(seconds):
-            await _charge(request, principal, parsed, variables, schema)
-            body = await _claim(request, principal, need_id, key, field)
+        # Who asks and the charge: one statement each, in one session without a transaction
+        # (as the compiled page reads them); the claim then has its own transaction.
+        async with state.autocommit_sessions() as session:
+            principal, _ = await state.authenticator.principal(request.headers, session=session)
+            if principal is None or principal.trusted_documents_only:
+                raise _Fallback  # the normal path refuses, or holds the client to its documents
+            # As the normal path bounds the operation: its charge and its resolver.
+            deadline = asyncio.get_running_loop().time() + seconds
+            async with asyncio.timeout_at(deadline):
+                await _charge(session, request, principal, schema)
+        async with asyncio.timeout_at(deadline):
+            body = await _claim(request, principal, need_id, key, _parsed(document)[1])
     except TimeoutError:
         # Its transaction was rolled back, or its commit's fate is unknown: as the normal path.
         return 504, orjson.dumps({"data": None, "errors": [timeout_error(seconds).formatted]})
@@ -153,23 +160,30 @@ async def _answer(
 
 
 async def _charge(
-    request: Request,
-    principal: Any,
-    parsed: Any,
-    variables: dict[str, Any],
-    schema: GraphQLSchema,
+    session: AsyncSession, request: Request, principal: Any, schema: GraphQLSchema
 ) -> None:
     """Charge the document's cost, as the normal path would; over the limit, let it refuse."""
     settings = request.app.state.settings
-    cost = check_cost(
-        schema, settings, document=parsed, operation_name=OPERATION, variables=variables
-    )
+    cost = _cost(schema, settings)
     key = rate_limits.principal_key(principal, request.client.host if request.client else None)
-    async with request.app.state.sessions.begin() as session:
-        admission = await rate_limits.spend(session, key, cost, settings.rate_limit_cost_per_minute)
+    # One statement: it commits by itself, before the claim begins (``rate_limits.spend``).
+    admission = await rate_limits.spend(session, key, cost, settings.rate_limit_cost_per_minute)
     if not admission.admitted:
         raise _Fallback
     setattr(request.state, PREPAID, True)  # should the normal path answer after all
+
+
+@functools.cache
+def _cost(schema: GraphQLSchema, settings: Settings) -> int:
+    """The document's cost on the normal path: its variables size nothing, so it is the same
+    for every request, reckoned once per process."""
+    return check_cost(
+        schema,
+        settings,
+        document=_parsed(CLAIM_NEED)[0],
+        operation_name=OPERATION,
+        variables={"need": "", "key": ""},
+    )
 
 
 async def _claim(
