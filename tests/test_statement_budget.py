@@ -31,14 +31,14 @@ BUDGET = {
     # principal, the rate limit, the child, identity read with its access record, needs,
     # claims, region
     "child_detail": 8,
-    # principal, the rate limit, the need locked (with the claimant's categories and whether a
+    # principal, the rate limit, the need locked if the claimant may claim it (with whether a
     # claim on it is overdue), idempotency (the key recorded with the claim's id), the pledge
-    # (returning the totals to settle by), the claim (returning its view, and announcing it to
-    # subscribers in the same statement), the need settled, the audit events (one INSERT); the
-    # compiled path (``hub.fast_claim``) sends these, the normal path one more for the overlap
-    # warnings its document may ask for
-    "claim_need": 8,
-    "claim_need_normal_path": 9,
+    # (returning the totals to settle by), then one statement for the claim (returning its
+    # view), its audit events, the need settled and the event announcing it to subscribers;
+    # the compiled path (``hub.fast_claim``) sends these, the normal path one more for the
+    # overlap warnings its document may ask for
+    "claim_need": 6,
+    "claim_need_normal_path": 7,
 }
 
 

@@ -6,12 +6,24 @@ what is still unlinked first. ``check_chain`` tells whether the chain still hold
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, literal_column, or_, select
+from sqlalchemy import (
+    Insert,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for, may
@@ -76,20 +88,39 @@ def entry(
     }
 
 
-_INSERT = insert(cast(Table, AuditEvent.__table__))
+_COLUMNS = tuple(entry(None, "", "", "").keys())
 
 
-async def write(session: AsyncSession, entries: list[Entry]) -> None:
-    """Insert ``entries`` in this order, in one statement on the session's transaction (they
-    commit or roll back with the change, as ``record``'s do), without the ORM's unit of work.
-    Events the session still holds (``record``) are flushed first, so that ids follow the
-    order the events happened in."""
-    if not entries:
-        return
-    if session.new:
-        await session.flush()
-    connection = await session.connection()
-    await connection.execute(_INSERT, entries)
+@functools.cache
+def inserting(count: int) -> Insert:
+    """An INSERT of ``count`` events in one statement, in the order given (their ids follow
+    it), for a statement that writes a change to hold as a CTE: they commit or roll back with
+    it, as ``record``'s do. Parameters: ``inserting_parameters``. (Rows selected from
+    parameters rather than a multi-row VALUES, which SQLAlchemy would compile afresh each
+    time.)"""
+    table = cast(Table, AuditEvent.__table__)
+    rows = union_all(
+        *(
+            select(
+                literal(n).label("position"),
+                *(
+                    bindparam(f"audit_{n}_{column}", type_=table.c[column].type).label(column)
+                    for column in _COLUMNS
+                ),
+            )
+            for n in range(count)
+        )
+    ).subquery("entries")
+    ordered = select(*(rows.c[column] for column in _COLUMNS)).order_by(rows.c.position)
+    return insert(table).from_select(list(_COLUMNS), ordered)
+
+
+def inserting_parameters(entries: list[Entry]) -> dict[str, Any]:
+    return {
+        f"audit_{n}_{column}": value
+        for n, one in enumerate(entries)
+        for column, value in one.items()
+    }
 
 
 @dataclass(frozen=True)

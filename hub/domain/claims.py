@@ -9,6 +9,8 @@ a partial unique index on its active claim. Losing is an answer, not an error.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
@@ -376,8 +378,10 @@ _PLEDGE = (
     .returning(*_NEEDS.c, *ledger.totals_columns(bindparam("need_id")))
 )
 
-# The claim as inserted, with whether it already reads as expired (``claims_by_ids``'s view),
-# and the event announcing it to subscribers in the same statement.
+# What a won claim writes, in one statement: the claim (returning it as inserted, with whether
+# it already reads as expired, for ``claims_by_ids``'s view), its audit events, the need settled
+# (when its row changes: ``ledger.settlement``) and the event announcing the claim to
+# subscribers. One statement per shape, built once.
 _CLAIM_VALUES = (
     "id",
     "need_id",
@@ -389,13 +393,25 @@ _CLAIM_VALUES = (
     "expires_at",
     "note",
 )
-_MADE = (
-    insert(_CLAIMS)
-    .values({name: bindparam(f"claim_{name}") for name in _CLAIM_VALUES})
-    .returning(*_CLAIMS.c, ledger.overdue().label("expired"))
-    .cte("made")
-)
-_INSERT_CLAIM = select(*_MADE.c, events.notify_column().label("announced"))
+
+
+@functools.cache
+def _making(settles: bool, audited: int) -> Select[*tuple[Any, ...]]:
+    made = (
+        insert(_CLAIMS)
+        .values({name: bindparam(f"claim_{name}") for name in _CLAIM_VALUES})
+        .returning(*_CLAIMS.c, ledger.overdue().label("expired"))
+        .cte("made")
+    )
+    announced = events.notify_column().label("announced")
+    if settles:
+        settled = ledger.settling().cte("settled")
+        statement = select(*made.c, *settled.c, announced).select_from(made.join(settled, true()))
+    else:
+        statement = select(*made.c, announced)
+    # Not read from, so added explicitly: PostgreSQL runs a data-modifying CTE regardless.
+    return statement.add_cte(audit.inserting(audited).cte("logged"))
+
 
 # Why a pledge did not fit, read afresh (the locking read's view of the claims may predate a
 # commit it waited for): whether a claim on the need is overdue now, and who holds it.
@@ -551,24 +567,10 @@ async def claim_need(
         await idempotency.forget_key(session, principal, idempotency_key, result_id=claim_id)
         return _lost(principal, need, quantity, lost)
     assert won is not None
-    claimed = events.event_for(need, events.NeedEventKind.CLAIMED)
-    claim = (
-        await connection.execute(
-            _INSERT_CLAIM,
-            {
-                "claim_id": claim_id,
-                "claim_need_id": need.id,
-                "claim_provider_id": principal.provider_id,
-                "claim_claimed_by_member_id": principal.member_id,
-                "claim_client_id": principal.client_id,
-                "claim_quantity": None if need.quantity is None else quantity,
-                "claim_expected_by": expected_by,
-                "claim_expires_at": expires_at,
-                "claim_note": note,
-                **events.notify_params(claimed),
-            },
-        )
-    ).one()
+    # The totals the UPDATE returned are those before this claim, which holds its pledge whole.
+    before = ledger.totals_from(won)
+    totals = ledger.Totals(before.pledged + quantity, before.delivered, before.verified)
+    settled = ledger.settlement(principal, won, totals, {"claim_id": str(claim_id)})
     entries = [
         audit.entry(
             principal,
@@ -582,15 +584,32 @@ async def claim_need(
                 "expected_by": expected_by.isoformat(),
             },
             region_code=need.region_code,
-        )
+        ),
+        *settled.entries,
     ]
-    # The totals the UPDATE returned are those before this claim, which holds its pledge whole.
-    before = ledger.totals_from(won)
-    totals = ledger.Totals(before.pledged + quantity, before.delivered, before.verified)
-    settled, settling = await ledger.settle_row(
-        session, principal, won, totals, {"claim_id": str(claim_id)}
-    )
-    await audit.write(session, entries + settling)
+    if session.new:
+        await session.flush()  # events recorded before (expiries): their ids come first
+    claim = (
+        await connection.execute(
+            _making(settled.changed, len(entries)),
+            {
+                "claim_id": claim_id,
+                "claim_need_id": need.id,
+                "claim_provider_id": principal.provider_id,
+                "claim_claimed_by_member_id": principal.member_id,
+                "claim_client_id": principal.client_id,
+                "claim_quantity": None if need.quantity is None else quantity,
+                "claim_expected_by": expected_by,
+                "claim_expires_at": expires_at,
+                "claim_note": note,
+                **events.notify_params(events.event_for(need, events.NeedEventKind.CLAIMED)),
+                **audit.inserting_parameters(entries),
+                **(ledger.settling_parameters(need.id, settled) if settled.changed else {}),
+            },
+        )
+    ).one()
+    if settled.status is NeedStatus.FULFILLED and settled.status is not won.status:
+        await events.emit(session, won, events.NeedEventKind.FULFILLED)
     view = _view(
         principal, claim, won.child_id, won.region_code, won.category, won.unit, claim.expired
     )
@@ -601,7 +620,16 @@ async def claim_need(
         if warnings
         else ()
     )
-    return Claimed(claim=view, need=need_view(settled, principal, {view.child_id}), warnings=found)
+    need_now = need_view(won, principal, {view.child_id})
+    if settled.changed:
+        need_now = dataclasses.replace(
+            need_now,
+            status=settled.status,
+            pledged_quantity=settled.pledged,
+            version=claim.settled_version,
+            updated_at=claim.settled_updated_at,
+        )
+    return Claimed(claim=view, need=need_now, warnings=found)
 
 
 def _pledge(need: Need | Row[*tuple[Any, ...]], requested: Decimal | None) -> Decimal:

@@ -196,41 +196,25 @@ async def settle(
     return updated
 
 
-# The settling UPDATE for a need held as a plain row (see ``settle_row``): built once.
-_NEEDS = cast(Table, Need.__table__)
-_SETTLE = (
-    update(_NEEDS)
-    .where(_NEEDS.c.id == bindparam("need_id"))
-    .values(
-        pledged_quantity=bindparam("pledged"),
-        status=bindparam("new_status"),
-        version=_NEEDS.c.version + 1,
-        updated_at=func.now(),
-    )
-    .returning(*_NEEDS.c)
-)
+@dataclass(frozen=True)
+class Settlement:
+    """What settling a need held as a plain row comes to (``settlement``): its status and
+    pledged total, whether its row must be written (``settling``), and the audit entries."""
+
+    status: NeedStatus
+    pledged: Decimal
+    changed: bool
+    entries: list[audit.Entry]
 
 
-async def settle_row(
-    session: AsyncSession,
-    principal: Principal | None,
-    need: Any,
-    totals: Totals,
-    cause: dict[str, Any],
-) -> tuple[Any, list[audit.Entry]]:
-    """``settle`` for a need held as a plain row (every column of ``needs``), locked, whose
-    ``totals`` the caller read under the lock: the row as it stands after, and the audit
-    entries to write (``audit.write``) - the caller writes them with its own, in one
-    statement. Nothing is written when nothing changes."""
+def settlement(
+    principal: Principal | None, need: Any, totals: Totals, cause: dict[str, Any]
+) -> Settlement:
+    """``settle``'s decision for a need held as a plain row (every column of ``needs``), locked,
+    whose ``totals`` the caller read under the lock; the caller writes it with ``settling``
+    (and the entries with ``audit.inserting``), in a statement of its own making."""
     status = need_status(need.status, need.quantity, totals)
-    if status is need.status and need.pledged_quantity == totals.pledged:
-        return need, []
-    connection = await session.connection()
-    updated = (
-        await connection.execute(
-            _SETTLE, {"need_id": need.id, "pledged": totals.pledged, "new_status": status}
-        )
-    ).one()
+    changed = status is not need.status or need.pledged_quantity != totals.pledged
     entries = []
     if status is not need.status:
         entries.append(
@@ -243,9 +227,35 @@ async def settle_row(
                 region_code=need.region_code,
             )
         )
-        if status is NeedStatus.FULFILLED:
-            await events.emit(session, updated, NeedEventKind.FULFILLED)
-    return updated, entries
+    return Settlement(status, totals.pledged, changed, entries)
+
+
+def settling() -> Any:
+    """The UPDATE writing a ``Settlement`` (parameters: ``settling_parameters``), returning the
+    need's new version and update time as ``settled_version`` and ``settled_updated_at``."""
+    needs = cast(Table, Need.__table__)
+    return (
+        update(needs)
+        .where(needs.c.id == bindparam("settled_need_id"))
+        .values(
+            pledged_quantity=bindparam("settled_pledged"),
+            status=bindparam("settled_status"),
+            version=needs.c.version + 1,
+            updated_at=func.now(),
+        )
+        .returning(
+            needs.c.version.label("settled_version"),
+            needs.c.updated_at.label("settled_updated_at"),
+        )
+    )
+
+
+def settling_parameters(need_id: uuid.UUID, settled: Settlement) -> dict[str, Any]:
+    return {
+        "settled_need_id": need_id,
+        "settled_pledged": settled.pledged,
+        "settled_status": settled.status,
+    }
 
 
 async def expire_overdue(session: AsyncSession, need: Need) -> list[uuid.UUID]:
