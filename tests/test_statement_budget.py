@@ -114,9 +114,10 @@ async def test_claim_need_within_budget(
 # operation. The needs page reads in one session without a transaction: who asks, the rate
 # limit (one statement, committing by itself) and the page. The child: who asks, the rate limit
 # and each loader batch in a session of its own without a transaction, except the identity
-# read's (it commits its access record with the read).
-TRANSACTIONS = {"needs_page": 0, "child_detail": 1}
-CHECKOUTS = {"needs_page": 1, "child_detail": 7}
+# read's (it commits its access record with the read). The compiled claim: who asks and the
+# rate limit in one session without a transaction, then the claim's own transaction.
+TRANSACTIONS = {"needs_page": 0, "child_detail": 1, "claim_need": 1}
+CHECKOUTS = {"needs_page": 1, "child_detail": 7, "claim_need": 2}
 
 
 async def test_reads_take_few_transactions(
@@ -125,12 +126,18 @@ async def test_reads_take_few_transactions(
     await seed_needs(engine, children=3)
     async with engine.connect() as connection:
         child_id = (await connection.execute(select(Child.id).limit(1))).scalar_one()
+        need_id = (await connection.execute(select(Need.id).limit(1))).scalar_one()
     cases = {
         "needs_page": (scenarios.NEEDS_PAGE, {"county": COUNTY, "after": None}, "ngo"),
         "child_detail": (
             scenarios.CHILD_DETAIL,
             {"id": scenarios.global_id("Child", child_id)},
             "officer",
+        ),
+        "claim_need": (
+            scenarios.CLAIM_NEED,
+            {"need": scenarios.global_id("Need", need_id), "key": str(uuid.uuid4())},
+            "ngo",
         ),
     }
     for name, (query, variables, as_) in cases.items():
