@@ -25,8 +25,6 @@ timeout (``TIMEOUT``, status 504).
 from __future__ import annotations
 
 import asyncio
-import base64
-import functools
 import logging
 import uuid
 from datetime import datetime
@@ -35,20 +33,15 @@ from typing import Any
 
 import orjson
 from graphql import FieldNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, parse
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from hub.domain import claims, rate_limits
+from hub.compiled_operations import CompiledDocument, global_id, prepay
+from hub.domain import claims
 from hub.domain.errors import DomainError
 from hub.domain.rules import CoordinationRules
-from hub.domain.trusted_documents import sha256_of
-from hub.graphql_app import PREPAID, timeout_error
-from hub.protocol.errors import ProtocolError
-from hub.protocol.persisted_queries import requested_hash
+from hub.graphql_app import timeout_error
 from hub.schema.errors import classify
 from hub.schema.ids import uuid_of
-from hub.schema.limits import check_cost
-from hub.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -61,36 +54,9 @@ mutation ClaimNeed($need: ID!, $key: String!) {
   }
 }
 """
-OPERATION = "ClaimNeed"
+DOCUMENT = CompiledDocument(CLAIM_NEED, "ClaimNeed")
 _FIELD = "claimNeed"
-_SHA256 = sha256_of(CLAIM_NEED)
 _VARIABLES = frozenset({"need", "key"})
-
-
-def _normalized(document: object) -> str | None:
-    return " ".join(document.split()) if isinstance(document, str) else None
-
-
-_NORMALIZED = _normalized(CLAIM_NEED)
-
-
-def document_of(payload: dict[str, Any]) -> str | None:
-    """The request's document if it is ``CLAIM_NEED`` (by its text, whitespace aside, or by
-    its hash), else None. Anything doubtful is the normal path's to answer."""
-    extensions = payload.get("extensions")
-    persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
-    query = payload.get("query")
-    if persisted is None:
-        return query if isinstance(query, str) and _normalized(query) == _NORMALIZED else None
-    try:
-        sha256 = requested_hash(persisted)
-    except ProtocolError:
-        return None
-    if sha256 != _SHA256:
-        return None
-    if query is None:
-        return CLAIM_NEED
-    return query if isinstance(query, str) and sha256_of(query) == sha256 else None
 
 
 @lru_cache(maxsize=8)
@@ -125,7 +91,7 @@ async def answer(
 async def _answer(
     request: Request, payload: dict[str, Any], document: str, schema: GraphQLSchema
 ) -> tuple[int, bytes]:
-    if payload.get("operationName") not in (None, OPERATION):
+    if payload.get("operationName") not in (None, DOCUMENT.operation_name):
         raise _Fallback  # the normal path says there is no such operation
     variables = payload.get("variables")
     if not isinstance(variables, dict) or variables.keys() != _VARIABLES:
@@ -150,40 +116,14 @@ async def _answer(
             # As the normal path bounds the operation: its charge and its resolver.
             deadline = asyncio.get_running_loop().time() + seconds
             async with asyncio.timeout_at(deadline):
-                await _charge(session, request, principal, schema)
+                if not await prepay(session, request, principal, schema, DOCUMENT):
+                    raise _Fallback  # over the limit: the normal path refuses alike
         async with asyncio.timeout_at(deadline):
             body = await _claim(request, principal, need_id, key, _parsed(document)[1])
     except TimeoutError:
         # Its transaction was rolled back, or its commit's fate is unknown: as the normal path.
         return 504, orjson.dumps({"data": None, "errors": [timeout_error(seconds).formatted]})
     return 200, orjson.dumps(body)
-
-
-async def _charge(
-    session: AsyncSession, request: Request, principal: Any, schema: GraphQLSchema
-) -> None:
-    """Charge the document's cost, as the normal path would; over the limit, let it refuse."""
-    settings = request.app.state.settings
-    cost = _cost(schema, settings)
-    key = rate_limits.principal_key(principal, request.client.host if request.client else None)
-    # One statement: it commits by itself, before the claim begins (``rate_limits.spend``).
-    admission = await rate_limits.spend(session, key, cost, settings.rate_limit_cost_per_minute)
-    if not admission.admitted:
-        raise _Fallback
-    setattr(request.state, PREPAID, True)  # should the normal path answer after all
-
-
-@functools.cache
-def _cost(schema: GraphQLSchema, settings: Settings) -> int:
-    """The document's cost on the normal path: its variables size nothing, so it is the same
-    for every request, reckoned once per process."""
-    return check_cost(
-        schema,
-        settings,
-        document=_parsed(CLAIM_NEED)[0],
-        operation_name=OPERATION,
-        variables={"need": "", "key": ""},
-    )
 
 
 async def _claim(
@@ -233,7 +173,7 @@ def _selection(outcome: claims.ClaimOutcome) -> dict[str, Any]:
         return {
             "__typename": "ClaimNeedSuccess",
             "claim": {
-                "id": _global_id("Claim", view.id),
+                "id": global_id("Claim", view.id),
                 "status": view.status.name,
                 "expiresAt": view.expires_at.isoformat(),
             },
@@ -241,10 +181,6 @@ def _selection(outcome: claims.ClaimOutcome) -> dict[str, Any]:
     if isinstance(outcome, claims.AlreadyClaimed):
         return {"__typename": "AlreadyClaimed", "until": _instant(outcome.until)}
     return {"__typename": "OverPledged"}
-
-
-def _global_id(type_name: str, key: object) -> str:
-    return base64.b64encode(f"{type_name}:{key}".encode()).decode()
 
 
 def _instant(value: datetime | None) -> str | None:

@@ -29,7 +29,6 @@ paths for every kind of reader.
 
 from __future__ import annotations
 
-import base64
 import functools
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
@@ -40,7 +39,7 @@ from enum import Enum
 from typing import Any
 
 import orjson
-from graphql import GraphQLSchema, parse
+from graphql import GraphQLSchema
 from sqlalchemy import Select, and_, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -49,11 +48,11 @@ from starlette.requests import Request
 from hub import fast_claim
 from hub.auth.policy import Permission, may
 from hub.auth.principal import Principal
+from hub.compiled_operations import CompiledDocument, global_id, prepay
 from hub.db.models import Child, Claim, Need, Region
-from hub.domain import children, claims, clock, ledger, needs, rate_limits
+from hub.domain import children, claims, clock, ledger, needs
 from hub.domain.needs import NeedOrder
 from hub.domain.pagination import PageRequest, encode_cursor, page_request
-from hub.domain.trusted_documents import sha256_of
 from hub.domain.visibility import (
     COUNTY_CODE_LENGTH,
     Tier,
@@ -62,12 +61,7 @@ from hub.domain.visibility import (
     tier_for,
     visible_region,
 )
-from hub.graphql_app import PREPAID
-from hub.protocol.errors import ProtocolError
 from hub.protocol.media import JSON, negotiate
-from hub.protocol.persisted_queries import requested_hash
-from hub.schema.limits import check_cost
-from hub.settings import Settings
 from hub.vocabulary import NeedStatus
 
 logger = logging.getLogger(__name__)
@@ -97,35 +91,7 @@ _ORDER = NeedOrder.URGENCY  # the document's: no orderBy
 _PAGE_SIZE = 50
 
 
-def _normalized(document: object) -> str | None:
-    return " ".join(document.split()) if isinstance(document, str) else None
-
-
-_COMPILED = {_normalized(NEEDS_PAGE)}
-# The compiled documents' hashes, as automatic persisted queries name them: a client sending the
-# hash alone is answered here, since the hub knows these documents without being told.
-_COMPILED_SHA256 = {sha256_of(NEEDS_PAGE)}
-
-
-def _asks_compiled(payload: dict[str, Any]) -> bool:
-    """Whether the request is for a compiled document, by its text or by its hash. Anything
-    doubtful (a hash that is not the text's, malformed extensions) is the normal path's to
-    refuse."""
-    extensions = payload.get("extensions")
-    persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
-    query = payload.get("query")
-    if persisted is None:
-        return _normalized(query) in _COMPILED
-    try:
-        sha256 = requested_hash(persisted)
-    except ProtocolError:
-        return False
-    if sha256 not in _COMPILED_SHA256:
-        return False
-    return query is None or (isinstance(query, str) and sha256_of(query) == sha256)
-
-
-_NEEDS_PAGE_DOCUMENT = parse(NEEDS_PAGE)
+_DOCUMENT = CompiledDocument(NEEDS_PAGE, "NeedsPage")
 
 
 class _Fallback(Exception):
@@ -164,10 +130,10 @@ class FastPath:
             return None
         if not isinstance(payload, dict):
             return None
-        claim_document = fast_claim.document_of(payload)
+        claim_document = fast_claim.DOCUMENT.requested_text(payload)
         if claim_document is not None:  # the storm's mutation: see ``hub.fast_claim``
             return await fast_claim.answer(Request(scope), payload, claim_document, self.schema)
-        if not _asks_compiled(payload):
+        if _DOCUMENT.requested_text(payload) is None:
             return None
         if payload.get("operationName") not in (None, "NeedsPage"):
             return None  # the normal path says there is no such operation
@@ -200,7 +166,8 @@ async def needs_page(
             raise _Fallback
         if principal.trusted_documents_only:
             raise _Fallback  # the normal path holds a restricted client to its trusted documents
-        await _charge(session, request, principal, schema)
+        if not await prepay(session, request, principal, schema, _DOCUMENT):
+            raise _Fallback  # over the limit: the normal path refuses alike
         return _answer_page(await _read(session, state.settings, principal, county, after))
 
 
@@ -235,7 +202,7 @@ def _answer_page(read: _PageRows) -> dict[str, Any]:
         edges.append(
             {
                 "node": {
-                    "id": _global_id("Need", row.id),
+                    "id": global_id("Need", row.id),
                     "category": _enum(row.category),
                     "urgency": _enum(row.urgency),
                     "status": _enum(row.status),
@@ -394,41 +361,6 @@ def _shown_regions(principal: Principal, rows: Sequence[Any]) -> list[tuple[str,
         code = visible_region(row.region_code, tier)
         shown.append((code, row.region_name if code == row.region_code else row.county_name))
     return shown
-
-
-async def _charge(
-    session: AsyncSession,
-    request: Request,
-    principal: Any,
-    schema: GraphQLSchema,
-) -> None:
-    """Charge the page's cost, as the normal path would; over the limit, let it refuse."""
-    settings = request.app.state.settings
-    cost = _page_cost(schema, settings)
-    key = rate_limits.principal_key(principal, request.client.host if request.client else None)
-    # One statement: it commits by itself, before the page is read (``rate_limits.spend``).
-    admission = await rate_limits.spend(session, key, cost, settings.rate_limit_cost_per_minute)
-    if not admission.admitted:
-        raise _Fallback
-    setattr(request.state, PREPAID, True)  # should the normal path answer after all
-
-
-@functools.cache
-def _page_cost(schema: GraphQLSchema, settings: Settings) -> int:
-    """The page's cost on the normal path. Its document sets every list's size itself
-    (``first: 50``) and its variables (a county, a cursor) size nothing, so the cost is the
-    same for every request: reckoned once per process."""
-    return check_cost(
-        schema,
-        settings,
-        document=_NEEDS_PAGE_DOCUMENT,
-        operation_name="NeedsPage",
-        variables={"county": "", "after": None},
-    )
-
-
-def _global_id(type_name: str, key: object) -> str:
-    return base64.b64encode(f"{type_name}:{key}".encode()).decode()
 
 
 def _enum(value: Enum | None) -> str | None:

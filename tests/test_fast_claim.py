@@ -419,17 +419,23 @@ async def test_a_claim_past_the_request_timeout_is_answered_as_on_the_normal_pat
 
 
 def test_only_the_exact_document_is_compiled() -> None:
-    assert fast_claim.document_of({"query": COMPILED}) == COMPILED
-    assert fast_claim.document_of({"query": " ".join(COMPILED.split())}) is not None
-    assert fast_claim.document_of({"query": NORMAL}) is None
-    assert fast_claim.document_of({"query": COMPILED.replace("until", "until message")}) is None
+    assert fast_claim.DOCUMENT.requested_text({"query": COMPILED}) == COMPILED
+    assert fast_claim.DOCUMENT.requested_text({"query": " ".join(COMPILED.split())}) is not None
+    assert fast_claim.DOCUMENT.requested_text({"query": NORMAL}) is None
+    assert (
+        fast_claim.DOCUMENT.requested_text({"query": COMPILED.replace("until", "until message")})
+        is None
+    )
     sha = hashlib.sha256(COMPILED.encode()).hexdigest()
     persisted = {"version": 1, "sha256Hash": sha}
-    assert fast_claim.document_of({"extensions": {"persistedQuery": persisted}}) == COMPILED
+    assert (
+        fast_claim.DOCUMENT.requested_text({"extensions": {"persistedQuery": persisted}})
+        == COMPILED
+    )
     wrong = {"query": NORMAL, "extensions": {"persistedQuery": persisted}}
-    assert fast_claim.document_of(wrong) is None
+    assert fast_claim.DOCUMENT.requested_text(wrong) is None
     malformed = {"extensions": {"persistedQuery": {"version": 2, "sha256Hash": sha}}}
-    assert fast_claim.document_of(malformed) is None
+    assert fast_claim.DOCUMENT.requested_text(malformed) is None
 
 
 async def test_a_refused_claim_neither_takes_nor_waits_for_the_needs_lock(
