@@ -49,14 +49,7 @@ def record(
 ) -> AuditEvent:
     """Add an audit event to the session; it commits (or rolls back) with the change itself."""
     event = AuditEvent(
-        action=action,
-        entity_type=entity_type,
-        entity_id=str(entity_id),
-        actor_member_id=principal.member_id if principal else None,
-        actor_provider_id=principal.provider_id if principal else None,
-        client_id=principal.client_id if principal else None,
-        region_code=region_code,
-        data=data or {},
+        **entry(principal, action, entity_type, entity_id, data, region_code=region_code)
     )
     session.add(event)
     return event
