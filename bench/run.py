@@ -329,13 +329,22 @@ async def drive(
     database: str,
 ) -> tuple[Tally, float]:
     """``concurrency`` virtual users, each sending its next request as soon as the previous one
-    is answered, for ``duration`` seconds."""
+    is answered, for ``duration`` seconds.
+
+    Each user has a client and a connection of its own, as separate apps would: one pool
+    shared by all of them cost the driver more CPU than the hub spent on a claim (httpcore
+    scans every connection of its pool for every request it places)."""
     tally = Tally()
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+    per_user = max(1, len(processes.hub_urls))  # a connection to each hub process it meets
+    limits = httpx.Limits(max_connections=per_user, max_keepalive_connections=per_user)
+    clients = [httpx.AsyncClient(limits=limits, timeout=30) for _ in range(concurrency)]
+    async with contextlib.AsyncExitStack() as stack:
+        for each in clients:
+            await stack.enter_async_context(each)
         stop = time.monotonic() + duration
 
         async def user(number: int) -> None:
+            client = clients[number]
             steps = walk(number, random.Random(number))
             response_json: Any = None
             while time.monotonic() < stop:
