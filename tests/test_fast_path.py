@@ -15,7 +15,6 @@ from hub import fast_path
 from hub.auth.principals import member_principal
 from hub.db.models import Child
 from hub.domain.pagination import PageRequest
-from hub.domain.visibility import claimant_memo
 from hub.graphql_app import HubGraphQL
 from hub.schema.root import build_schema
 from tests.graphql import GraphQLClient
@@ -127,8 +126,7 @@ async def test_the_compiled_page_reads_no_child_out_of_the_readers_reach(
     async with async_sessionmaker(engine)() as session:
         principal = await member_principal(session, "ngo")
         assert principal is not None
-        with claimant_memo():
-            read = await fast_path._read_page(session, principal, COUNTY, PageRequest(first=50))
+        read = await fast_path._read_page(session, principal, COUNTY, PageRequest(first=50))
     codes = {row.child_id: row.child_code for row in read.rows}
     assert len(read.rows) == 6 and len(codes) == 3  # two needs per child, all still in the county
     assert codes[moved] is None
