@@ -79,10 +79,13 @@ def _cpu_seconds(roots: list[psutil.Process]) -> float:
 def _database_cpu_seconds(database: str) -> dict[int, float]:
     """CPU time so far of each PostgreSQL backend serving ``database`` (a backend's title
     names its database), by process id: backends of other databases, which other work on
-    the machine may be using, are not counted."""
+    the machine may be using, are not counted, nor autovacuum's workers, whose work comes when
+    it comes (after a storm, say) rather than with each request."""
     spent = {}
     for process in psutil.process_iter(["name", "cmdline"]):
         title = " ".join(process.info["cmdline"] or ())
+        if "autovacuum" in title:
+            continue
         if process.info["name"] == "postgres" and f" {database} " in f"{title} ":
             with contextlib.suppress(psutil.Error):
                 times = process.cpu_times()
