@@ -48,9 +48,14 @@ def record(
     region_code: str | None = None,
 ) -> AuditEvent:
     """Add an audit event to the session; it commits (or rolls back) with the change itself."""
-    event = AuditEvent(
-        **entry(principal, action, entity_type, entity_id, data, region_code=region_code)
+    return add(
+        session, entry(principal, action, entity_type, entity_id, data, region_code=region_code)
     )
+
+
+def add(session: AsyncSession, columns: Entry) -> AuditEvent:
+    """``record``, for an event already made into its columns (``entry``)."""
+    event = AuditEvent(**columns)
     session.add(event)
     return event
 

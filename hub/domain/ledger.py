@@ -116,20 +116,17 @@ def totals_columns(need_id: Any) -> list[Any]:
     ]
 
 
-def totals_from(row: Any) -> Totals:
+def _totals(pledged: Any, delivered: Any, verified: Any) -> Totals:
     # As the numeric(14, 2) columns store them, so that a view reads alike before and after.
-    return Totals(
-        *(
-            Decimal(value).quantize(CENT)
-            for value in (row.totals_pledged, row.totals_delivered, row.totals_verified)
-        )
-    )
+    return Totals(*(Decimal(value).quantize(CENT) for value in (pledged, delivered, verified)))
+
+
+def totals_from(row: Any) -> Totals:
+    return _totals(row.totals_pledged, row.totals_delivered, row.totals_verified)
 
 
 async def totals_of(session: AsyncSession, need_id: uuid.UUID) -> Totals:
-    row = (await session.execute(select(*_sums()).where(Claim.need_id == need_id))).one()
-    # As the numeric(14, 2) columns store them, so that a view reads alike before and after.
-    return Totals(*(Decimal(value).quantize(CENT) for value in row))
+    return _totals(*(await session.execute(select(*_sums()).where(Claim.need_id == need_id))).one())
 
 
 async def locked_need(
@@ -163,8 +160,8 @@ async def settle(
     totals = await totals_of(session, need.id)
     if not fresh:
         need = await locked_need(session, need.id) or need
-    status = need_status(need.status, need.quantity, totals)
-    if status is need.status and need.pledged_quantity == totals.pledged:
+    decided = settlement(principal, need, totals, cause)
+    if not decided.changed:
         return need
     previous = need.status
     updated = (
@@ -172,8 +169,8 @@ async def settle(
             update(Need)
             .where(Need.id == need.id)
             .values(
-                pledged_quantity=totals.pledged,
-                status=status,
+                pledged_quantity=decided.pledged,
+                status=decided.status,
                 version=Need.version + 1,
                 updated_at=func.now(),
             )
@@ -181,18 +178,10 @@ async def settle(
             execution_options={"populate_existing": True},
         )
     ).one()
-    if status is not previous:
-        audit.record(
-            session,
-            principal,
-            "need.status_changed",
-            "need",
-            need.id,
-            {"from": previous.value, "to": status.value, **cause},
-            region_code=need.region_code,
-        )
-        if status is NeedStatus.FULFILLED:
-            await events.emit(session, updated, NeedEventKind.FULFILLED)
+    for entry in decided.entries:
+        audit.add(session, entry)
+    if decided.status is not previous and decided.status is NeedStatus.FULFILLED:
+        await events.emit(session, updated, NeedEventKind.FULFILLED)
     return updated
 
 
