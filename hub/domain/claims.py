@@ -20,12 +20,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
-    ARRAY,
     Row,
     Select,
     Table,
-    Text,
-    any_,
     bindparam,
     exists,
     func,
@@ -54,7 +51,7 @@ from hub.domain.coordination_errors import (
     NotClaimant,
 )
 from hub.domain.errors import Forbidden, InvalidInput, NotFound, StaleVersion
-from hub.domain.jurisdiction import validate_prefix, within
+from hub.domain.jurisdiction import validate_prefix, within, within_parameter
 from hub.domain.needs import NeedView
 from hub.domain.needs import view_of as need_view
 from hub.domain.pagination import Page, PageRequest, make_page, typed_key
@@ -349,10 +346,10 @@ _LOCK_FOR_CLAIM = (
     )
     .where(
         _NEEDS.c.id == bindparam("need_id"),
-        # ``within``'s rule (a region code starting with a prefix), for prefixes bound as a
-        # parameter, so that the statement is built once for every claimant.
-        _NEEDS.c.region_code.op("^@")(any_(bindparam("readable", type_=ARRAY(Text)))),
-        _NEEDS.c.region_code.op("^@")(any_(bindparam("claimable", type_=ARRAY(Text)))),
+        # The prefixes bound as parameters, so that the statement is built once for every
+        # claimant.
+        within_parameter(_NEEDS.c.region_code, "readable"),
+        within_parameter(_NEEDS.c.region_code, "claimable"),
         func.array_position(_SERVED.scalar_subquery(), _NEEDS.c.category).is_not(None),
     )
     .with_for_update(of=_NEEDS)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_
+from sqlalchemy import ARRAY, ColumnElement, Text, and_, any_, bindparam, false, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from hub.auth.policy import Permission, jurisdictions_for
@@ -39,6 +40,14 @@ def within(
     if not ranges:
         return false()
     return ranges[0] if len(ranges) == 1 else or_(*ranges)
+
+
+def within_parameter(column: Any, name: str) -> ColumnElement[bool]:
+    """``within``'s rule for prefixes given as the array parameter ``name``, for a statement
+    built once for every reader (PostgreSQL's ``^@``, starts-with). Where ``within``'s ranges
+    let the column's index find the rows, this one only filters rows found otherwise (by id)."""
+    condition: ColumnElement[bool] = column.op("^@")(any_(bindparam(name, type_=ARRAY(Text))))
+    return condition
 
 
 def narrow(allowed: Iterable[str], requested: str | None) -> tuple[str, ...]:
