@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 from graphql import GraphQLSchema, parse
@@ -39,23 +40,36 @@ class CompiledDocument:
 
     def requested_text(self, payload: dict[str, Any]) -> str | None:
         """The request's text of this document (this text when asked by hash alone), or None
-        if the request is for another. Anything doubtful (a hash that is not the text's,
-        malformed extensions) is the normal path's to refuse."""
-        extensions = payload.get("extensions")
-        persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
-        query = payload.get("query")
-        if persisted is None:
-            matches = isinstance(query, str) and _normalized(query) == self._normalized
-            return query if matches else None
-        try:
-            sha256 = requested_hash(persisted)
-        except ProtocolError:
+        if the request is for another."""
+        found = requested(payload, (self,))
+        return None if found is None else found[1]
+
+
+def requested(
+    payload: dict[str, Any], documents: Sequence[CompiledDocument]
+) -> tuple[CompiledDocument, str] | None:
+    """Which of ``documents`` the request is for, with the request's text of it (the
+    document's own when asked by hash alone); None if none. The request's text is normalized,
+    or its hash read, once however many documents there are. Anything doubtful (a hash that is
+    not the text's, malformed extensions) is the normal path's to refuse."""
+    extensions = payload.get("extensions")
+    persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
+    query = payload.get("query")
+    if persisted is None:
+        if not isinstance(query, str):
             return None
-        if sha256 != self.sha256:
-            return None
-        if query is None:
-            return self.text
-        return query if isinstance(query, str) and sha256_of(query) == sha256 else None
+        normalized = _normalized(query)
+        return next(((d, query) for d in documents if d._normalized == normalized), None)
+    try:
+        sha256 = requested_hash(persisted)
+    except ProtocolError:
+        return None
+    document = next((d for d in documents if d.sha256 == sha256), None)
+    if document is None:
+        return None
+    if query is None:
+        return document, document.text
+    return (document, query) if isinstance(query, str) and sha256_of(query) == sha256 else None
 
 
 @functools.cache

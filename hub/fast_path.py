@@ -48,7 +48,7 @@ from starlette.requests import Request
 from hub import fast_claim
 from hub.auth.policy import Permission, may
 from hub.auth.principal import Principal
-from hub.compiled_operations import CompiledDocument, global_id, prepay
+from hub.compiled_operations import CompiledDocument, global_id, prepay, requested
 from hub.db.models import Child, Claim, Need, Region
 from hub.domain import children, claims, clock, ledger, needs
 from hub.domain.needs import NeedOrder
@@ -130,12 +130,13 @@ class FastPath:
             return None
         if not isinstance(payload, dict):
             return None
-        claim_document = fast_claim.DOCUMENT.requested_text(payload)
-        if claim_document is not None:  # the storm's mutation: see ``hub.fast_claim``
-            return await fast_claim.answer(Request(scope), payload, claim_document, self.schema)
-        if _DOCUMENT.requested_text(payload) is None:
+        found = requested(payload, (fast_claim.DOCUMENT, _DOCUMENT))
+        if found is None:
             return None
-        if payload.get("operationName") not in (None, "NeedsPage"):
+        document, text = found
+        if document is fast_claim.DOCUMENT:  # the storm's mutation: see ``hub.fast_claim``
+            return await fast_claim.answer(Request(scope), payload, text, self.schema)
+        if payload.get("operationName") not in (None, _DOCUMENT.operation_name):
             return None  # the normal path says there is no such operation
         variables = payload.get("variables") or {}
         if not isinstance(variables, dict):
