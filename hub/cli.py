@@ -22,6 +22,7 @@ from hub.db import migrate as migrations
 from hub.db.engine import UnsupportedServer, create_engine, ensure_supported_server
 from hub.db.location import resolve_database_url
 from hub.secrets import id_hash_key, key_encryption_key
+from hub.serving import run_workers
 from hub.settings import Settings
 from hub.vocabulary import ClaimStatus
 
@@ -94,14 +95,16 @@ def _serve(settings: Settings, database_url: str | None = None) -> None:
             "HUB_DATABASE_URL": database_url or resolve_database_url(settings),
         }
     )
-    uvicorn.run(
-        "hub.app:app_from_env",
-        factory=True,
-        workers=settings.workers,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
+    run_workers(
+        uvicorn.Config(
+            "hub.app:app_from_env",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            proxy_headers=True,
+        )
     )
 
 
