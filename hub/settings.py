@@ -39,7 +39,7 @@ class Settings:
     log_level: str = "INFO"
     max_page_size: int = 100
     default_page_size: int = 20
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     id_hash_key: str | None = field(default=None, repr=False)
     # The hub's public URL: the "iss" of every token it signs. Defaults to http://HOST:PORT.
     issuer: str | None = None

@@ -35,7 +35,10 @@ def create_engine(
     engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        # No connections beyond the pool for a burst: the pool closed each as it came back, so
+        # every burst opened them again (a server process, asyncpg's type lookups, every
+        # statement prepared anew). Requests beyond the pool wait for a connection instead.
+        max_overflow=0,
         # Server-side timeouts keep a stuck statement from holding a connection forever.
         connect_args={"server_settings": server_settings},
     )
