@@ -16,7 +16,9 @@ import dataclasses
 import io
 import pstats
 import random
+import re
 import time
+from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
@@ -25,6 +27,8 @@ from sqlalchemy import event
 from bench import scenarios
 from bench.run import find_targets
 from bench.seed import CLIENT_SECRET, bench_settings
+
+_TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 
 # The storm client whose claims are profiled.
 CLAIMANT = 0
@@ -79,10 +83,27 @@ async def profile(database_url: str, requests: int, top: int, scenario: str = "p
             def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
                 statements.append(statement)
 
+            # Statements sent on the asyncpg connection past SQLAlchemy (``hub.db.raw``), as
+            # asyncpg reports them, without a transaction's own BEGIN, COMMIT or ROLLBACK.
+            def sent(logged: Any) -> None:
+                if not _TRANSACTION_CONTROL.match(logged.query):
+                    statements.append(logged.query)
+
+            drivers: list[Any] = []
+
+            def checkout(dbapi_connection: Any, *_args: object) -> None:
+                dbapi_connection.driver_connection.add_query_logger(sent)
+                drivers.append(dbapi_connection.driver_connection)
+
             engine = app.state.engine.sync_engine
             event.listen(engine, "before_cursor_execute", record)
+            event.listen(engine, "checkout", checkout)
             await one()
+            await asyncio.sleep(0)  # asyncpg reports from the event loop
+            event.remove(engine, "checkout", checkout)
             event.remove(engine, "before_cursor_execute", record)
+            for driver in drivers:
+                driver.remove_query_logger(sent)
             profiler = cProfile.Profile()
             began = time.perf_counter()
             profiler.enable()

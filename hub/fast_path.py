@@ -14,8 +14,9 @@ than the database spent on the page); then a plain dict, encoded once.
 Who asks, the charge and the page are read in one pool checkout without a transaction, in four
 statements: the principal, the rate limit, the page (its needs with their children, whether the
 reader claims each child, and the names of the regions each may show), and the claims. The
-page's two statements are built once per reader and county and executed with the page's cursor
-and ids as parameters.
+page's two statements are built and compiled once per reader and county, and executed with the
+page's cursor and ids as parameters on the session's asyncpg connection directly
+(``hub.db.raw``): SQLAlchemy's work on each execution cost as much CPU as asyncpg's.
 
 The page is charged to its reader's rate limit at the cost of the same document on the normal
 path, before any of it is read; over the limit, the normal path answers (it refuses alike, and a
@@ -41,6 +42,7 @@ from typing import Any
 import orjson
 from graphql import GraphQLSchema
 from sqlalchemy import Select, and_, false, func, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from starlette.requests import Request
@@ -50,6 +52,7 @@ from hub.auth.policy import Permission, may
 from hub.auth.principal import Principal
 from hub.compiled_operations import CompiledDocument, global_id, prepay, requested
 from hub.db.models import Child, Claim, Need, Region
+from hub.db.raw import RawStatement
 from hub.domain import children, claims, clock, ledger, needs
 from hub.domain.needs import NeedOrder
 from hub.domain.pagination import PageRequest, encode_cursor, page_request
@@ -267,7 +270,8 @@ async def _read_page(
     claims, each read through the rules of the domain's own functions: the page with its
     children, claimant check and regions in one statement, then the claims."""
     connection = await session.connection()
-    query = _page_statement(principal, county, page.after is not None)
+    driver = (await connection.get_raw_connection()).driver_connection
+    dialect = connection.dialect
     cursor = (
         {}
         if page.after is None
@@ -279,7 +283,9 @@ async def _read_page(
             )
         )
     )
-    found = (await connection.execute(query, cursor)).all()
+    found = await _compiled_page(principal, county, page.after is not None, dialect).fetch_on(
+        driver, cursor
+    )
     # As ``make_page`` reads it (the extra row only says there is more), but only the cursor
     # the page serves, its last, is encoded.
     rows = found[: page.first]
@@ -289,23 +295,33 @@ async def _read_page(
         else None
     )
     shown_regions = _shown_regions(principal, rows)
-    claim_rows = (
-        await connection.execute(
-            _claims_statement(principal), {"need_ids": [row.id for row in rows]}
-        )
-    ).all()
+    claim_rows = await _compiled_claims(principal, dialect).fetch_on(
+        driver, {"need_ids": [row.id for row in rows]}
+    )
     return _PageRows(rows, len(found) > page.first, end_cursor, shown_regions, claim_rows)
 
 
 # The page's statements depend on the reader (its reach, its provider) and on the county, not
-# on the page: each is built once per reader and county and executed with the page's cursor
-# and ids as parameters. Building them afresh, rules and all, cost more CPU than PostgreSQL
-# spent running them. A principal compares by its grants, scopes and provider, so a revoked
-# role makes a new key, never a stale hit.
+# on the page: each is built and compiled once per reader and county (and the engine's
+# dialect) and executed with the page's cursor and ids as parameters. Building them afresh,
+# rules and all, cost more CPU than PostgreSQL spent running them. A principal compares by its
+# grants, scopes and provider, so a revoked role makes a new key, never a stale hit.
 _STATEMENTS_CACHED = 1024
 
 
 @functools.lru_cache(maxsize=_STATEMENTS_CACHED)
+def _compiled_page(
+    principal: Principal, county: str, after_a_cursor: bool, dialect: Dialect
+) -> RawStatement:
+    cursor = needs.cursor_parameters(_ORDER) if after_a_cursor else {}
+    return RawStatement.compile(_page_statement(principal, county, after_a_cursor), dialect, cursor)
+
+
+@functools.lru_cache(maxsize=_STATEMENTS_CACHED)
+def _compiled_claims(principal: Principal, dialect: Dialect) -> RawStatement:
+    return RawStatement.compile(_claims_statement(principal), dialect, ("need_ids",))
+
+
 def _page_statement(principal: Principal, county: str, after_a_cursor: bool) -> Select[Any]:
     """``list_needs``'s statement, with for each need:
 
@@ -339,7 +355,6 @@ def _page_statement(principal: Principal, county: str, after_a_cursor: bool) -> 
     )
 
 
-@functools.lru_cache(maxsize=_STATEMENTS_CACHED)
 def _claims_statement(principal: Principal) -> Select[Any, Any, Any, Any]:
     """``claims_of_needs``'s statement, for the columns the page serves."""
     columns: Select[Any, Any, Any, Any] = select(

@@ -13,7 +13,12 @@ from bench import scenarios
 from hub.db.models import Child, Need, Region
 from hub.vocabulary import Guardianship, NeedCategory, RegionLevel, Urgency
 from tests.graphql import GraphQLClient
-from tests.query_counter import count_checkouts, count_statements, count_transactions
+from tests.query_counter import (
+    count_checkouts,
+    count_statements,
+    count_transactions,
+    reported,
+)
 from tests.registry_data import feed_settled
 from tests.test_query_count import seed_needs
 from tests.world import COUNTY, PROVINCE, TOWNSHIP, World
@@ -47,6 +52,7 @@ async def _statements(
 ) -> tuple[int, dict[str, object]]:
     with count_statements(engine) as statements:
         result = await gql(query, variables, as_=as_)
+        await reported()
     return len(statements), result.ok()
 
 

@@ -1,0 +1,139 @@
+"""Statements compiled once into PostgreSQL's own text and run on the session's asyncpg
+connection, past SQLAlchemy's execution.
+
+For a statement built once and executed many times with a few parameters, SQLAlchemy's work on
+each execution (its compiled cache, an execution context, processing each parameter and each
+value of each row, greenlet switches) costs as much CPU as asyncpg's own. A ``RawStatement`` does
+that work once: it is compiled with the connection's dialect to the text SQLAlchemy would send
+(``$n`` placeholders, with the casts it renders, an expanding ``IN`` expanded), the values bound
+when the statement was built are processed by their types once, and each execution only places
+the named parameters it is given, processed by their types as SQLAlchemy would, and hands the
+statement to asyncpg.
+
+What asyncpg reads comes back as SQLAlchemy would return it: a value of an ``Enum`` column as the
+enumeration's member (asyncpg reads a PostgreSQL enum as its label), through the column type's
+own result processor. Any other column type is read only if asyncpg reads it as SQLAlchemy's
+asyncpg dialect does (uuid, text, numbers, dates, times, booleans); ``compile`` refuses the rest.
+
+Only for reads on a connection without a transaction of its own (an autocommit session): the
+statement goes to the server as it is, outside SQLAlchemy's bookkeeping of the connection.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    Integer,
+    Numeric,
+    Select,
+    String,
+    Time,
+    Uuid,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.compiler import SQLCompiler
+
+_Processor = Callable[[Any], Any]
+
+# Column types whose values asyncpg reads as SQLAlchemy's asyncpg dialect returns them, with no
+# processing: each is checked with ``isinstance`` on the column's type.
+_READ_AS_IS: tuple[type[Any], ...] = (Boolean, Date, DateTime, Integer, String, Time, Uuid)
+
+
+@dataclass(frozen=True)
+class RawStatement:
+    """A statement's PostgreSQL text, its positional values and how its rows are read."""
+
+    sql: str
+    values: tuple[Any, ...]  # each position's value; a named parameter's position holds None
+    parameters: tuple[tuple[int, str, _Processor | None], ...]  # position, name, processor
+    row: Callable[..., Any]  # a named tuple of the statement's columns, by their keys
+    readers: tuple[tuple[int, _Processor], ...]  # the columns read by a processor
+
+    @classmethod
+    def compile(
+        cls, statement: Select[Any], dialect: Dialect, parameters: Collection[str] = ()
+    ) -> RawStatement:
+        """``statement`` as ``dialect`` renders it, to be executed with ``parameters`` (the
+        names of its bound parameters left without values), all its other values fixed now."""
+        compiled = statement.compile(dialect=dialect)
+        if not isinstance(compiled, SQLCompiler) or not compiled.positional:
+            raise TypeError(f"{dialect.name} does not compile to positional parameters")
+        expanded = compiled.construct_expanded_state(dict.fromkeys(parameters))
+        names = expanded.positiontup or ()
+        values: list[Any] = []
+        named: list[tuple[int, str, _Processor | None]] = []
+        for position, name in enumerate(names):
+            processor = (
+                expanded.processors.get(name)
+                if name not in compiled.binds
+                else compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            )
+            if name in parameters:
+                named.append((position, name, processor))
+                values.append(None)
+            else:
+                value = expanded.parameters[name]
+                values.append(value if processor is None else processor(value))
+        if {name for _, name, _ in named} != set(parameters):
+            raise ValueError(f"the statement does not bind all of {sorted(parameters)}")
+        columns = statement.selected_columns
+        readers = tuple(
+            (index, reader)
+            for index, column in enumerate(columns)
+            if (reader := _reader(column.type, dialect)) is not None
+        )
+        row = namedtuple("Row", [column.key for column in columns])  # type: ignore[misc]
+        return cls(expanded.statement, tuple(values), tuple(named), row._make, readers)
+
+    async def fetch(self, connection: AsyncConnection, parameters: Mapping[str, Any]) -> list[Any]:
+        """The statement's rows, executed on ``connection``'s asyncpg connection with
+        ``parameters`` (each of the names it was compiled with)."""
+        driver = (await connection.get_raw_connection()).driver_connection
+        return await self.fetch_on(driver, parameters)
+
+    async def fetch_on(self, driver: Any, parameters: Mapping[str, Any]) -> list[Any]:
+        """As ``fetch``, on an asyncpg connection already in hand."""
+        values = list(self.values)
+        for position, name, processor in self.parameters:
+            value = parameters[name]
+            values[position] = value if processor is None else processor(value)
+        records: Sequence[Any] = await driver.fetch(self.sql, *values)
+        make, readers = self.row, self.readers
+        if not readers:
+            return [make(record) for record in records]
+        rows = []
+        for record in records:
+            row = list(record)
+            for index, reader in readers:
+                row[index] = reader(row[index])
+            rows.append(make(row))
+        return rows
+
+
+def _reader(type_: Any, dialect: Dialect) -> _Processor | None:
+    """How a column of ``type_`` read by asyncpg becomes what SQLAlchemy would return."""
+    if isinstance(type_, Enum):
+        # asyncpg reads the label; the type's own result processor knows its enumeration and
+        # how it is stored, asked once for each label (a lookup costs less than a call).
+        process = type_.dialect_impl(dialect).result_processor(dialect, None)
+        if process is None:
+            return None
+        members: dict[str | None, Any] = {label: process(label) for label in type_.enums}
+        members[None] = None
+        return members.__getitem__
+    if isinstance(type_, Numeric) and not isinstance(type_, Float) and type_.asdecimal:
+        return None  # a numeric column: asyncpg reads a Decimal, as SQLAlchemy returns it
+    if isinstance(type_, _READ_AS_IS):
+        return None
+    raise TypeError(f"no raw reading of a {type_!r} column")

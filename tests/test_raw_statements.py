@@ -1,0 +1,135 @@
+"""Statements run past SQLAlchemy's execution (``hub.db.raw``) read what SQLAlchemy would have
+read, and the statement counter still sees each of them."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import JSON, cast, insert, literal, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench import scenarios
+from hub import fast_path
+from hub.auth.principals import member_principal
+from hub.db.engine import autocommit_session_factory
+from hub.db.models import Child, Claim, Need
+from hub.db.raw import RawStatement
+from hub.domain import needs
+from hub.vocabulary import ClaimStatus, NeedCategory, NeedStatus, NeedUnit, Urgency
+from tests.graphql import GraphQLClient
+from tests.query_counter import count_statements, reported
+from tests.test_query_count import seed_needs
+from tests.world import COUNTY, World
+
+
+def _typed(rows: Any) -> list[list[tuple[type[Any], Any]]]:
+    return [[(type(value), value) for value in row] for row in rows]
+
+
+async def test_the_compiled_page_reads_what_sqlalchemy_reads(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    """Every column of both of the page's statements, a page after a cursor included: enums as
+    their members (a need without a unit too), a quantity as a Decimal, an overdue claim."""
+    await seed_needs(engine, children=30)
+    async with engine.begin() as connection:
+        child_id = (await connection.execute(select(Child.id).limit(1))).scalar_one()
+        region = (
+            await connection.execute(select(Child.region_code).where(Child.id == child_id))
+        ).scalar_one()
+        await connection.execute(
+            insert(Need).values(
+                child_id=child_id,
+                region_code=region,
+                category=NeedCategory.FINANCIAL,
+                urgency=Urgency.CRITICAL,
+                description="学费",
+                quantity=Decimal("1250.50"),
+                unit=NeedUnit.YUAN,
+                status=NeedStatus.PARTIALLY_MET,
+                due_date=date(2031, 9, 1),
+            )
+        )
+    page = (await gql(scenarios.NEEDS_PAGE, {"county": COUNTY, "after": None}, as_="ngo")).ok()
+    for edge in page["needs"]["edges"][1:3]:  # the first is the divisible need
+        claim = await gql(
+            scenarios.CLAIM_NEED, {"need": edge["node"]["id"], "key": edge["node"]["id"]}, as_="ngo"
+        )
+        assert claim.ok()["claimNeed"]["__typename"] == "ClaimNeedSuccess"
+    async with engine.begin() as connection:  # one claim overdue, not yet swept
+        overdue = (await connection.execute(select(Claim.id).limit(1))).scalar_one()
+        await connection.execute(
+            update(Claim)
+            .where(Claim.id == overdue)
+            .values(expires_at=datetime.now(UTC) - timedelta(days=1))
+        )
+
+    async with autocommit_session_factory(engine)() as session:
+        principal = await member_principal(session, "ngo")
+        assert principal is not None
+        connection = await session.connection()
+        cursor: dict[str, Any] = {}
+        seen: set[Any] = set()
+        for after in (False, True):
+            statement = fast_path._page_statement(principal, COUNTY, after)
+            with count_statements(engine) as sent:
+                through_sqlalchemy = (await connection.execute(statement, cursor)).all()
+            compiled = fast_path._compiled_page(principal, COUNTY, after, connection.dialect)
+            assert sent == [compiled.sql]  # the same statement, only executed otherwise
+            raw = await compiled.fetch(connection, cursor)
+            assert _typed(raw) == _typed(through_sqlalchemy)
+            assert [row._fields for row in raw[:1]] == [
+                row._fields for row in through_sqlalchemy[:1]
+            ]
+            seen.update(value for row in raw for value in (row.unit, row.quantity, row.status))
+            ids = {"need_ids": [row.id for row in raw]}
+            with count_statements(engine) as sent:
+                claims_statement = fast_path._claims_statement(principal)
+                claims = (await connection.execute(claims_statement, ids)).all()
+            compiled_claims = fast_path._compiled_claims(principal, connection.dialect)
+            assert sent == [compiled_claims.sql]
+            raw_claims = await compiled_claims.fetch(connection, ids)
+            assert _typed(raw_claims) == _typed(claims)
+            seen.update(value for row in raw_claims for value in (row.status, row.expired))
+            last = raw[-2]  # the page's last row (the extra one only says there is more)
+            key = needs.cursor_key(fast_path._ORDER, last)
+            values = needs.cursor_values(fast_path._ORDER, key)
+            cursor = dict(zip(needs.cursor_parameters(fast_path._ORDER), values, strict=True))
+        assert {NeedUnit.YUAN, None, Decimal("1250.50"), NeedStatus.PARTIALLY_MET} <= seen
+        assert {ClaimStatus.ACTIVE, True, False} <= seen
+
+
+def test_a_column_the_raw_reading_does_not_know_is_refused(engine: AsyncEngine) -> None:
+    with pytest.raises(TypeError):
+        RawStatement.compile(select(cast(literal("{}"), JSON)), engine.dialect)
+
+
+def test_every_parameter_left_open_must_be_in_the_statement(engine: AsyncEngine) -> None:
+    with pytest.raises(ValueError):
+        RawStatement.compile(select(Need.id), engine.dialect, ("no_such_parameter",))
+
+
+async def test_the_counter_sees_raw_statements_once_each(world: World, engine: AsyncEngine) -> None:
+    """A statement sent on the asyncpg connection counts as one, as one SQLAlchemy executes
+    does; an executemany counts once; a transaction's BEGIN and COMMIT do not count."""
+    await seed_needs(engine, children=2)
+    statement = RawStatement.compile(select(Need.id, Need.status), engine.dialect)
+    with count_statements(engine) as statements:
+        async with autocommit_session_factory(engine)() as session:
+            connection = await session.connection()
+            assert len(await statement.fetch(connection, {})) == 4
+            await connection.execute(select(Need.id))
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE needs SET description = description WHERE id = :id"),
+                [{"id": row.id} for row in await statement.fetch(connection, {})],
+            )
+        await reported()
+    # asyncpg reports a statement from the event loop: in its own order.
+    updates = [sql for sql in statements if sql.startswith("UPDATE needs")]
+    assert len(updates) == 1
+    select_ids = str(select(Need.id).compile(engine))
+    assert sorted(statements) == sorted([statement.sql, select_ids, statement.sql, *updates])
