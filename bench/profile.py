@@ -60,7 +60,18 @@ async def profile(database_url: str, requests: int, top: int, scenario: str = "p
             )
             response.raise_for_status()
             headers = {"authorization": f"Bearer {response.json()['access_token']}"}
-            body = next(walk)
+
+            def advance(reply: dict[str, Any] | None) -> Any:
+                try:
+                    return walk.send(reply)
+                except StopIteration:
+                    # Each profiled claim takes one of the county's open needs.
+                    raise SystemExit(
+                        f"{who} has no open need left to claim in the county: seed the "
+                        "database again, or profile fewer requests"
+                    ) from None
+
+            body = advance(None)
             outcomes: dict[str, int] = {}
 
             async def one() -> None:
@@ -73,7 +84,7 @@ async def profile(database_url: str, requests: int, top: int, scenario: str = "p
                 if scenario == "claim":
                     kind = reply["data"]["claimNeed"]["__typename"]
                     outcomes[kind] = outcomes.get(kind, 0) + 1
-                body = walk.send(reply)
+                body = advance(reply)
 
             for _ in range(20):  # warm caches and the pool
                 await one()
