@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -72,15 +74,16 @@ def test_serve_migrates_serves_and_stops_cleanly(embedded_data_dir: Path, env: s
     assert not (embedded_data_dir / "postgres" / "postmaster.pid").exists()
 
 
-@pytest.mark.slow
-def test_serve_with_workers_runs_them_on_one_port(embedded_data_dir: Path) -> None:
+@contextlib.contextmanager
+def serving_with_two_workers(data_dir: Path) -> Iterator[tuple[int, list[psutil.Process]]]:
+    """``hub serve --workers 2`` on a free port, ready: the port and the two worker processes.
+    Stopped at the end as a person would (Ctrl+C), which must end it cleanly."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "serve", "--port", str(port), "--workers", "2"],
         env={
             **os.environ,
-            "HUB_DATA_DIR": str(embedded_data_dir),
+            "HUB_DATA_DIR": str(data_dir),
             "HUB_DATABASE_URL": "",
             "HUB_ENV": "prod",
         },
@@ -89,22 +92,30 @@ def test_serve_with_workers_runs_them_on_one_port(embedded_data_dir: Path) -> No
         text=True,
     )
     try:
-        wait_ready(base, process)
+        wait_ready(f"http://127.0.0.1:{port}", process)
         # uvicorn spawns its workers through multiprocessing (beside a resource tracker).
         workers = [
             child
             for child in psutil.Process(process.pid).children()
             if "spawn_main" in " ".join(child.cmdline())
         ]
-        assert len(workers) == 2
-        for _ in range(4):
-            anonymous = httpx.post(f"{base}/graphql", json={"query": "{ viewer { login } }"})
-            assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        yield port, workers
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
     assert process.returncode == 0
-    assert not (embedded_data_dir / "postgres" / "postmaster.pid").exists()
+    assert not (data_dir / "postgres" / "postmaster.pid").exists()
+
+
+@pytest.mark.slow
+def test_serve_with_workers_runs_them_on_one_port(embedded_data_dir: Path) -> None:
+    with serving_with_two_workers(embedded_data_dir) as (port, workers):
+        assert len(workers) == 2
+        for _ in range(4):
+            anonymous = httpx.post(
+                f"http://127.0.0.1:{port}/graphql", json={"query": "{ viewer { login } }"}
+            )
+            assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 def _connections_of(process: psutil.Process, port: int) -> int:
@@ -129,28 +140,7 @@ def test_serve_with_workers_spreads_a_burst_of_connections_over_them(
 ) -> None:
     """A pool of keep-alive connections opened at once (as an app's or a gateway's is) is served
     by every worker, not by whichever woke first."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "serve", "--port", str(port), "--workers", "2"],
-        env={
-            **os.environ,
-            "HUB_DATA_DIR": str(embedded_data_dir),
-            "HUB_DATABASE_URL": "",
-            "HUB_ENV": "prod",
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    clients: list[socket.socket] = []
-    try:
-        wait_ready(base, process)
-        workers = [
-            child
-            for child in psutil.Process(process.pid).children()
-            if "spawn_main" in " ".join(child.cmdline())
-        ]
+    with serving_with_two_workers(embedded_data_dir) as (port, workers):
         assert len(workers) == 2
         # Ready means one worker answers; the other may still be starting.
         deadline = time.monotonic() + 60
@@ -162,21 +152,15 @@ def test_serve_with_workers_spreads_a_burst_of_connections_over_them(
         # few as 3); split by hash, that happens about once in 500,000 bursts.
         for _ in range(4):
             clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(64)]
-            for client in clients:
-                client.sendall(b"GET /healthz HTTP/1.1\r\nhost: hub\r\n\r\n")
-            for client in clients:
-                assert client.recv(4096).startswith(b"HTTP/1.1 200")
-            shares = [_connections_of(worker, port) for worker in workers]
+            try:
+                for client in clients:
+                    client.sendall(b"GET /healthz HTTP/1.1\r\nhost: hub\r\n\r\n")
+                for client in clients:
+                    assert client.recv(4096).startswith(b"HTTP/1.1 200")
+                shares = [_connections_of(worker, port) for worker in workers]
+            finally:
+                for client in clients:
+                    client.close()
             assert sum(shares) == 64
             assert min(shares) >= 14, shares
-            for client in clients:
-                client.close()
-            clients = []
             time.sleep(0.3)  # the workers see the closes before the next burst
-    finally:
-        for client in clients:
-            client.close()
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
-    assert process.returncode == 0
-    assert not (embedded_data_dir / "postgres" / "postmaster.pid").exists()
