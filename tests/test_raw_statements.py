@@ -10,15 +10,19 @@ from typing import Any
 import pytest
 from sqlalchemy import JSON, cast, insert, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 
 from bench import scenarios
 from hub import fast_path
+from hub.auth.principal import Principal
 from hub.auth.principals import member_principal
-from hub.db.engine import autocommit_session_factory
+from hub.auth.tokens import TokenRejected
+from hub.db.engine import autocommit_session_factory, session_factory
 from hub.db.models import Child, Claim, Need
 from hub.db.raw import RawStatement
-from hub.domain import needs
+from hub.domain import needs, rate_limits
 from hub.vocabulary import ClaimStatus, NeedCategory, NeedStatus, NeedUnit, Urgency
+from tests.auth import Tokens
 from tests.graphql import GraphQLClient
 from tests.query_counter import count_statements, reported
 from tests.test_query_count import seed_needs
@@ -133,3 +137,37 @@ async def test_the_counter_sees_raw_statements_once_each(world: World, engine: A
     assert len(updates) == 1
     select_ids = str(select(Need.id).compile(engine))
     assert sorted(statements) == sorted([statement.sql, select_ids, statement.sql, *updates])
+
+
+async def test_who_asks_and_the_charge_read_alike_on_asyncpg(
+    app: Starlette, tokens: Tokens, engine: AsyncEngine
+) -> None:
+    """Who asks (``token_principal``) and the rate limit's charge run on asyncpg in an
+    autocommit session, through SQLAlchemy in one with a transaction: the same principal, or
+    the same refusal, either way, and the same admission."""
+    authenticator = app.state.authenticator
+    member_tokens = [await tokens.member("ngo"), await tokens.member("officer")]
+    bare_client = await tokens.sign(client_id=tokens.client_id_for("ngo"))  # holds no role
+    for token in [*member_tokens, bare_client]:
+        answers = []
+        for sessions in (autocommit_session_factory(engine), session_factory(engine)):
+            async with sessions() as session:
+                try:
+                    answers.append(await authenticator.from_token(token, session=session))
+                except TokenRejected as refusal:
+                    answers.append(str(refusal))
+        on_asyncpg, through_sqlalchemy = answers
+        assert on_asyncpg == through_sqlalchemy
+        if isinstance(on_asyncpg, Principal):
+            assert isinstance(through_sqlalchemy, Principal)
+            assert on_asyncpg.grants and on_asyncpg.label == through_sqlalchemy.label
+    assert answers == ["the client holds no live role"] * 2
+
+    admissions = []
+    for sessions in (autocommit_session_factory(engine), session_factory(engine)):
+        async with sessions() as session:
+            for _ in range(3):  # 3 of a budget of 4 per minute, then 2 more: over it
+                admissions.append(await rate_limits.spend(session, "client:both", 1, 4))
+            await session.commit()
+    assert [a.admitted for a in admissions] == [True, True, True, True, False, False]
+    assert admissions[-1].retry_after >= 1

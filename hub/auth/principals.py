@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.principal import Grant, Principal
@@ -19,6 +20,7 @@ from hub.db.models import (
     RoleGrant,
     TokenFamily,
 )
+from hub.db.raw import RawStatement, autocommit
 from hub.vocabulary import ProviderStatus, Role
 
 
@@ -137,10 +139,10 @@ def _token_principal_statement(for_member: bool) -> Select[Any]:
             OAuthClient.trusted_documents_only,
             Provider.id,
             Provider.kind,
-            revoked_token,
-            family_live,
-            login,
-            _grants_array(*whose),
+            revoked_token.label("token_revoked"),
+            family_live.label("family_live"),
+            login.label("member_login"),
+            _grants_array(*whose).label("grants"),
         )
         .join(Provider, Provider.id == OAuthClient.provider_id)
         .where(
@@ -151,6 +153,15 @@ def _token_principal_statement(for_member: bool) -> Select[Any]:
     )
 
 
+@functools.cache
+def _raw_token_principal(for_member: bool, dialect: Dialect) -> RawStatement:
+    return RawStatement.compile(
+        _token_principal_statement(for_member),
+        dialect,
+        ("token_id", "family_id", "member_id", "client_id"),
+    )
+
+
 async def token_principal(session: AsyncSession, claims: AccessClaims) -> Principal | str:
     """The principal an access token of the hub's own stands for, read live; or why none.
 
@@ -158,18 +169,21 @@ async def token_principal(session: AsyncSession, claims: AccessClaims) -> Princi
     was issued (client, provider, the token itself, its authorization, the member) and the live
     roles it acts with, so that every request pays a single round trip for who is asking.
     """
-    connection = await session.connection()  # the Core path: cheaper than the ORM's
-    row = (
-        await connection.execute(
-            _token_principal_statement(claims.member_id is not None),
-            {
-                "token_id": claims.token_id,
-                "family_id": claims.family_id,
-                "member_id": claims.member_id,
-                "client_id": claims.client_id,
-            },
-        )
-    ).first()
+    connection = await session.connection()
+    for_member = claims.member_id is not None
+    values = {
+        "token_id": claims.token_id,
+        "family_id": claims.family_id,
+        "member_id": claims.member_id,
+        "client_id": claims.client_id,
+    }
+    if autocommit(connection):
+        # Past SQLAlchemy's execution, which cost more CPU than asyncpg's (``hub.db.raw``).
+        found = await _raw_token_principal(for_member, connection.dialect).fetch(connection, values)
+        row = found[0] if found else None
+    else:
+        statement = _token_principal_statement(for_member)
+        row = (await connection.execute(statement, values)).first()
     if row is None:
         return "the token's client was revoked, or its provider suspended"
     (

@@ -15,8 +15,10 @@ enumeration's member (asyncpg reads a PostgreSQL enum as its label), through the
 own result processor. Any other column type is read only if asyncpg reads it as SQLAlchemy's
 asyncpg dialect does (uuid, text, numbers, dates, times, booleans); ``compile`` refuses the rest.
 
-Only for reads on a connection without a transaction of its own (an autocommit session): the
-statement goes to the server as it is, outside SQLAlchemy's bookkeeping of the connection.
+Only on a connection without a transaction of its own (an autocommit session, ``autocommit``),
+for reads and for writes of a single statement: the statement goes to the server as it is,
+outside SQLAlchemy's bookkeeping of the connection, so in a session with a transaction it could
+run before SQLAlchemy's BEGIN, outside the transaction.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     Boolean,
     Date,
     DateTime,
@@ -42,6 +45,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.selectable import TextualSelect
+from sqlalchemy.sql.sqltypes import NullType
 
 _Processor = Callable[[Any], Any]
 
@@ -62,7 +67,10 @@ class RawStatement:
 
     @classmethod
     def compile(
-        cls, statement: Select[Any], dialect: Dialect, parameters: Collection[str] = ()
+        cls,
+        statement: Select[Any] | TextualSelect,
+        dialect: Dialect,
+        parameters: Collection[str] = (),
     ) -> RawStatement:
         """``statement`` as ``dialect`` renders it, to be executed with ``parameters`` (the
         names of its bound parameters left without values), all its other values fixed now."""
@@ -134,6 +142,18 @@ def _reader(type_: Any, dialect: Dialect) -> _Processor | None:
         return members.__getitem__
     if isinstance(type_, Numeric) and not isinstance(type_, Float) and type_.asdecimal:
         return None  # a numeric column: asyncpg reads a Decimal, as SQLAlchemy returns it
-    if isinstance(type_, _READ_AS_IS):
+    if isinstance(type_, _READ_AS_IS) or type(type_) is NullType:
+        # NullType: an expression SQLAlchemy has no type for (an unknown function's result),
+        # which it returns as the driver read it.
         return None
+    if isinstance(type_, ARRAY) and _reader(type_.item_type, dialect) is None:
+        return None  # asyncpg reads an array as a list, its items as above
     raise TypeError(f"no raw reading of a {type_!r} column")
+
+
+def autocommit(connection: AsyncConnection) -> bool:
+    """Whether each statement on ``connection`` is a transaction of its own (an autocommit
+    session's connection), so that a raw statement runs there as SQLAlchemy would run it."""
+    synced = connection.sync_connection
+    options = synced.get_execution_options() if synced is not None else {}
+    return options.get("isolation_level") == "AUTOCOMMIT"

@@ -14,13 +14,16 @@ such rows (hub/auth/maintenance.py), so they do not pile up.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import Boolean, Numeric, String, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.principal import Principal
+from hub.db.raw import RawStatement, autocommit
 from hub.domain.errors import DomainError
 
 # The budget is per minute, and a whole minute's worth may be spent at once.
@@ -77,19 +80,28 @@ SELECT
   extract(epoch FROM (SELECT paid_off_at FROM previous) - statement_timestamp()) AS ahead,
   set_config('synchronous_commit', 'off', true) AS synchronous_commit
 """
-)
+).columns(admitted=Boolean, ahead=Numeric, synchronous_commit=String)
+
+
+@functools.cache
+def _raw_spend(dialect: Dialect) -> RawStatement:
+    return RawStatement.compile(_SPEND, dialect, ("key", "charge", "window"))
 
 
 async def spend(session: AsyncSession, key: str, cost: int, cost_per_minute: int) -> Admission:
     """Spend ``cost`` from ``key``'s budget if it is there; say how long to wait if not.
 
-    Call it in a transaction of its own: that transaction commits without waiting for the disk
-    (see ``_SPEND``)."""
+    Call it in a transaction of its own, or in an autocommit session (where it is one statement,
+    so a transaction of its own too, and runs on asyncpg directly): that transaction commits
+    without waiting for the disk (see ``_SPEND``)."""
     charge = WINDOW_SECONDS * cost / cost_per_minute
-    connection = await session.connection()  # the Core path: cheaper than the ORM's
-    row = (
-        await connection.execute(_SPEND, {"key": key, "charge": charge, "window": WINDOW_SECONDS})
-    ).one()
+    connection = await session.connection()
+    values = {"key": key, "charge": charge, "window": WINDOW_SECONDS}
+    if autocommit(connection):
+        # Past SQLAlchemy's execution, which cost more CPU than asyncpg's (``hub.db.raw``).
+        (row,) = await _raw_spend(connection.dialect).fetch(connection, values)
+    else:
+        row = (await connection.execute(_SPEND, values)).one()
     if row.admitted:
         return Admission(admitted=True, retry_after=0)
     ahead = float(row.ahead or 0.0)
