@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from bench import scenarios
-from hub import fast_claim
+from hub import fast_claim, fast_path
 from hub.app import create_app
 from hub.settings import Settings
 from tests.auth import Tokens
@@ -28,7 +28,7 @@ from tests.db_state import snapshot
 from tests.graphql import GraphQLClient, GraphQLResponse
 from tests.test_claim_categories import serves
 from tests.test_trusted_documents import RESTRICT, TRUST, integration
-from tests.world import World
+from tests.world import COUNTY, World
 
 COMPILED = fast_claim.CLAIM_NEED
 # The same operation, not the compiled document (a comment after it): GraphQL executes it as
@@ -481,3 +481,38 @@ async def test_a_claim_made_overdue_while_the_claimant_waited_is_expired_for_it(
         assert answer["__typename"] == "ClaimNeedSuccess", document
         effects = await _effects(engine, need)
         assert [claim[1] for claim in effects["claims"]] == ["expired", "active"]
+
+
+async def test_a_request_by_hash_alone_the_compiled_path_leaves_is_answered_as_by_text(
+    http: httpx.AsyncClient, gql: GraphQLClient, world: World, engine: AsyncEngine, tokens: Tokens
+) -> None:
+    """Over the rate limit the compiled claim and page leave a request to the normal path. Sent
+    by hash alone, it is refused for the limit, as the same request with its text would be, not
+    as a document the hub does not know (the hub knows its compiled documents by hash)."""
+    need = await a_need(gql, await a_child(gql))
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO rate_limits (key, paid_off_at) VALUES (:key, now() + interval '1 h')"
+            ),
+            {"key": f"member:{world.members['ngo']}"},
+        )
+    headers = {"authorization": f"Bearer {await tokens.member('ngo')}"}
+    before = await snapshot(engine)
+    for document, variables in (
+        (COMPILED, {"need": need, "key": new_key()}),
+        (fast_path.NEEDS_PAGE, {"county": COUNTY}),
+    ):
+        sha = hashlib.sha256(document.encode()).hexdigest()
+        by_hash = {
+            "variables": variables,
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha}},
+        }
+        response = await http.post("/graphql", json=by_hash, headers=headers)
+        assert response.status_code == 429, response.text
+        assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["RATE_LIMITED"]
+    # Nothing claimed or changed; the normal path keeps a document sent with its hash, as it
+    # does for any such request.
+    after = await snapshot(engine)
+    after.pop("persisted_documents"), before.pop("persisted_documents")
+    assert after == before
