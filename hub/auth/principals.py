@@ -7,11 +7,11 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.principal import Grant, Principal
 from hub.auth.tokens import AccessClaims
+from hub.db import raw
 from hub.db.models import (
     Member,
     OAuthClient,
@@ -20,7 +20,6 @@ from hub.db.models import (
     RoleGrant,
     TokenFamily,
 )
-from hub.db.raw import RawStatement, autocommit
 from hub.vocabulary import ProviderStatus, Role
 
 
@@ -153,15 +152,6 @@ def _token_principal_statement(for_member: bool) -> Select[Any]:
     )
 
 
-@functools.cache
-def _raw_token_principal(for_member: bool, dialect: Dialect) -> RawStatement:
-    return RawStatement.compile(
-        _token_principal_statement(for_member),
-        dialect,
-        ("token_id", "family_id", "member_id", "client_id"),
-    )
-
-
 async def token_principal(session: AsyncSession, claims: AccessClaims) -> Principal | str:
     """The principal an access token of the hub's own stands for, read live; or why none.
 
@@ -169,7 +159,7 @@ async def token_principal(session: AsyncSession, claims: AccessClaims) -> Princi
     was issued (client, provider, the token itself, its authorization, the member) and the live
     roles it acts with, so that every request pays a single round trip for who is asking.
     """
-    connection = await session.connection()
+    connection = await session.connection()  # the Core path: cheaper than the ORM's
     for_member = claims.member_id is not None
     values = {
         "token_id": claims.token_id,
@@ -177,13 +167,8 @@ async def token_principal(session: AsyncSession, claims: AccessClaims) -> Princi
         "member_id": claims.member_id,
         "client_id": claims.client_id,
     }
-    if autocommit(connection):
-        # Past SQLAlchemy's execution, which cost more CPU than asyncpg's (``hub.db.raw``).
-        found = await _raw_token_principal(for_member, connection.dialect).fetch(connection, values)
-        row = found[0] if found else None
-    else:
-        statement = _token_principal_statement(for_member)
-        row = (await connection.execute(statement, values)).first()
+    found = await raw.rows(connection, _token_principal_statement(for_member), values)
+    row = found[0] if found else None
     if row is None:
         return "the token's client was revoked, or its provider suspended"
     (

@@ -23,6 +23,7 @@ run before SQLAlchemy's BEGIN, outside the transaction.
 
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -157,3 +158,24 @@ def autocommit(connection: AsyncConnection) -> bool:
     synced = connection.sync_connection
     options = synced.get_execution_options() if synced is not None else {}
     return options.get("isolation_level") == "AUTOCOMMIT"
+
+
+async def rows(
+    connection: AsyncConnection, statement: Select[Any] | TextualSelect, values: Mapping[str, Any]
+) -> Sequence[Any]:
+    """``statement``'s rows with ``values`` for its parameters: on asyncpg directly where the
+    connection is an autocommit session's (compiled once per statement, past SQLAlchemy's
+    execution, which cost more CPU than asyncpg's), through SQLAlchemy where it may be in a
+    transaction whose BEGIN has not gone out yet. ``statement`` is one built once (a
+    module-level or cached statement): its compiled form is kept for it."""
+    if autocommit(connection):
+        compiled = _compiled(statement, connection.dialect, tuple(values))
+        return await compiled.fetch(connection, values)
+    return (await connection.execute(statement, values)).all()
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(
+    statement: Select[Any] | TextualSelect, dialect: Dialect, parameters: tuple[str, ...]
+) -> RawStatement:
+    return RawStatement.compile(statement, dialect, parameters)

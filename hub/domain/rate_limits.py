@@ -14,16 +14,14 @@ such rows (hub/auth/maintenance.py), so they do not pile up.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
 from sqlalchemy import Boolean, Numeric, String, text
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.principal import Principal
-from hub.db.raw import RawStatement, autocommit
+from hub.db import raw
 from hub.domain.errors import DomainError
 
 # The budget is per minute, and a whole minute's worth may be spent at once.
@@ -83,11 +81,6 @@ SELECT
 ).columns(admitted=Boolean, ahead=Numeric, synchronous_commit=String)
 
 
-@functools.cache
-def _raw_spend(dialect: Dialect) -> RawStatement:
-    return RawStatement.compile(_SPEND, dialect, ("key", "charge", "window"))
-
-
 async def spend(session: AsyncSession, key: str, cost: int, cost_per_minute: int) -> Admission:
     """Spend ``cost`` from ``key``'s budget if it is there; say how long to wait if not.
 
@@ -97,11 +90,7 @@ async def spend(session: AsyncSession, key: str, cost: int, cost_per_minute: int
     charge = WINDOW_SECONDS * cost / cost_per_minute
     connection = await session.connection()
     values = {"key": key, "charge": charge, "window": WINDOW_SECONDS}
-    if autocommit(connection):
-        # Past SQLAlchemy's execution, which cost more CPU than asyncpg's (``hub.db.raw``).
-        (row,) = await _raw_spend(connection.dialect).fetch(connection, values)
-    else:
-        row = (await connection.execute(_SPEND, values)).one()
+    (row,) = await raw.rows(connection, _SPEND, values)
     if row.admitted:
         return Admission(admitted=True, retry_after=0)
     ahead = float(row.ahead or 0.0)
