@@ -8,6 +8,7 @@ import asyncio
 import base64
 import dataclasses
 import hashlib
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -160,6 +161,22 @@ async def _twins(gql: GraphQLClient, **kwargs: Any) -> tuple[str, str]:
     return await a_need(gql, child, **kwargs), await a_need(gql, child, **kwargs)
 
 
+async def over_the_rate_limit(engine: AsyncEngine, member_id: uuid.UUID) -> None:
+    """The member's budget spent for the next hour: any operation of theirs is refused."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO rate_limits (key, paid_off_at) VALUES (:key, now() + interval '1 h')"
+            ),
+            {"key": f"member:{member_id}"},
+        )
+
+
+def answered(response: GraphQLResponse) -> tuple[Any, ...]:
+    """What two paths must answer alike: the status, the data and the errors."""
+    return (response.status_code, response.data, response.errors)
+
+
 async def test_a_claim_answers_and_writes_as_the_normal_path_for_every_claimant(
     gql: GraphQLClient, world: World, engine: AsyncEngine
 ) -> None:
@@ -184,11 +201,7 @@ async def test_a_refusal_answers_as_the_normal_path_and_writes_nothing(
     assert compiled.codes == ["CATEGORY_NOT_SERVED"]
     assert compiled.errors[0]["locations"] == [{"line": 3, "column": 3}]
     assert compiled.errors[0]["path"] == ["claimNeed"]
-    assert (compiled.status_code, compiled.data, compiled.errors) == (
-        normal.status_code,
-        normal.data,
-        normal.errors,
-    )
+    assert answered(compiled) == answered(normal)
     assert await snapshot(engine) == before
 
 
@@ -289,11 +302,7 @@ async def test_what_the_compiled_claim_leaves_to_the_normal_path_is_answered_ali
         for body in (compiled, normal):
             for error in body.errors:
                 error.get("extensions", {}).pop("requestId", None)
-        assert (compiled.status_code, compiled.data, compiled.errors) == (
-            normal.status_code,
-            normal.data,
-            normal.errors,
-        ), (as_, variables)
+        assert answered(compiled) == answered(normal), (as_, variables)
     assert await snapshot(engine) == before
 
 
@@ -325,24 +334,14 @@ async def test_over_the_rate_limit_the_claim_is_refused_as_on_the_normal_path(
     gql: GraphQLClient, world: World, engine: AsyncEngine
 ) -> None:
     need = await a_need(gql, await a_child(gql))
-    async with engine.begin() as connection:
-        await connection.execute(
-            text(
-                "INSERT INTO rate_limits (key, paid_off_at) VALUES (:key, now() + interval '1 h')"
-            ),
-            {"key": f"member:{world.members['ngo']}"},
-        )
+    await over_the_rate_limit(engine, world.members["ngo"])
     before = await snapshot(engine)
     compiled = await _claim(gql, COMPILED, need, "ngo", "k")
     normal = await _claim(gql, NORMAL, need, "ngo", "k")
     assert compiled.status_code == 429 and compiled.codes == ["RATE_LIMITED"]
     for response in (compiled, normal):
         response.errors[0]["extensions"].pop("retryAfter")
-    assert (compiled.status_code, compiled.data, compiled.errors) == (
-        normal.status_code,
-        normal.data,
-        normal.errors,
-    )
+    assert answered(compiled) == answered(normal)
     assert await snapshot(engine) == before
 
 
@@ -490,13 +489,7 @@ async def test_a_request_by_hash_alone_the_compiled_path_leaves_is_answered_as_b
     by hash alone, it is refused for the limit, as the same request with its text would be, not
     as a document the hub does not know (the hub knows its compiled documents by hash)."""
     need = await a_need(gql, await a_child(gql))
-    async with engine.begin() as connection:
-        await connection.execute(
-            text(
-                "INSERT INTO rate_limits (key, paid_off_at) VALUES (:key, now() + interval '1 h')"
-            ),
-            {"key": f"member:{world.members['ngo']}"},
-        )
+    await over_the_rate_limit(engine, world.members["ngo"])
     headers = {"authorization": f"Bearer {await tokens.member('ngo')}"}
     before = await snapshot(engine)
     for document, variables in (
