@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, cast, insert, literal, select, text, update
+from sqlalchemy import JSON, cast, event, func, insert, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
@@ -17,10 +17,11 @@ from hub import fast_path
 from hub.auth.principal import Principal
 from hub.auth.principals import member_principal
 from hub.auth.tokens import TokenRejected
+from hub.db import raw
 from hub.db.engine import autocommit_session_factory, session_factory
-from hub.db.models import Child, Claim, Need
+from hub.db.models import Child, Claim, IdempotencyKey, Need
 from hub.db.raw import RawStatement
-from hub.domain import needs, rate_limits
+from hub.domain import idempotency, needs, rate_limits
 from hub.vocabulary import ClaimStatus, NeedCategory, NeedStatus, NeedUnit, Urgency
 from tests.auth import Tokens
 from tests.graphql import GraphQLClient
@@ -171,3 +172,41 @@ async def test_who_asks_and_the_charge_read_alike_on_asyncpg(
             await session.commit()
     assert [a.admitted for a in admissions] == [True, True, True, True, False, False]
     assert admissions[-1].retry_after >= 1
+
+
+async def test_a_raw_statement_in_a_transaction_runs_inside_it(engine: AsyncEngine) -> None:
+    """In a session with a transaction, the first statement goes through SQLAlchemy (it sends
+    the BEGIN) and the later ones past it, on asyncpg: all of them inside the transaction, so
+    that a rollback takes every one back."""
+    reserve = idempotency._RESERVE  # an INSERT .. RETURNING, as a claim sends it
+
+    def key(name: str) -> dict[str, Any]:
+        return {
+            "actor": "raw-test",
+            "key": name,
+            "operation": "test",
+            "fingerprint": "f",
+            "result_id": None,
+        }
+
+    through_sqlalchemy: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        through_sqlalchemy.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with session_factory(engine)() as session:
+            connection = await session.connection()  # the session's transaction, not begun yet
+            first = await raw.rows(connection, reserve, key("first"))
+            second = await raw.rows(connection, reserve, key("second"))
+            assert [row.key for row in [*first, *second]] == ["first", "second"]
+            assert len(through_sqlalchemy) == 1  # the second went past SQLAlchemy
+            await session.rollback()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    async with engine.connect() as connection:
+        kept = await connection.scalar(
+            select(func.count()).where(IdempotencyKey.actor == "raw-test")
+        )
+    assert kept == 0

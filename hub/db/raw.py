@@ -15,10 +15,13 @@ enumeration's member (asyncpg reads a PostgreSQL enum as its label), through the
 own result processor. Any other column type is read only if asyncpg reads it as SQLAlchemy's
 asyncpg dialect does (uuid, text, numbers, dates, times, booleans); ``compile`` refuses the rest.
 
-Only on a connection without a transaction of its own (an autocommit session, ``autocommit``),
-for reads and for writes of a single statement: the statement goes to the server as it is,
-outside SQLAlchemy's bookkeeping of the connection, so in a session with a transaction it could
-run before SQLAlchemy's BEGIN, outside the transaction.
+The statement goes to the server as it is, outside SQLAlchemy's bookkeeping of the connection:
+SQLAlchemy begins a transaction with its first statement, so a raw statement in a session with a
+transaction could run before that BEGIN, outside the transaction. ``rows`` therefore runs a
+statement raw only on an autocommit session's connection (``autocommit``) or once the
+connection's transaction has begun on the server, and through SQLAlchemy otherwise. Nor does a
+raw statement flush the session's pending objects first, as SQLAlchemy's ORM would: a caller
+flushes them when the statement must see them.
 """
 
 from __future__ import annotations
@@ -46,10 +49,14 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import TextualSelect
 from sqlalchemy.sql.sqltypes import NullType
 
 _Processor = Callable[[Any], Any]
+
+# What can be run raw: a query, or a write returning rows (or none).
+Statement = Select[Any] | TextualSelect | UpdateBase
 
 # Column types whose values asyncpg reads as SQLAlchemy's asyncpg dialect returns them, with no
 # processing: each is checked with ``isinstance`` on the column's type.
@@ -69,13 +76,14 @@ class RawStatement:
     @classmethod
     def compile(
         cls,
-        statement: Select[Any] | TextualSelect,
+        statement: Statement,
         dialect: Dialect,
         parameters: Collection[str] = (),
     ) -> RawStatement:
         """``statement`` as ``dialect`` renders it, to be executed with ``parameters`` (the
         names of its bound parameters left without values), all its other values fixed now."""
-        compiled = statement.compile(dialect=dialect)
+        # column_keys: which columns an INSERT or UPDATE without .values() sets, as at execution.
+        compiled = statement.compile(dialect=dialect, column_keys=list(parameters))
         if not isinstance(compiled, SQLCompiler) or not compiled.positional:
             raise TypeError(f"{dialect.name} does not compile to positional parameters")
         expanded = compiled.construct_expanded_state(dict.fromkeys(parameters))
@@ -96,7 +104,7 @@ class RawStatement:
                 values.append(value if processor is None else processor(value))
         if {name for _, name, _ in named} != set(parameters):
             raise ValueError(f"the statement does not bind all of {sorted(parameters)}")
-        columns = statement.selected_columns
+        columns = statement.exported_columns  # selected or returned
         readers = tuple(
             (index, reader)
             for index, column in enumerate(columns)
@@ -161,21 +169,20 @@ def autocommit(connection: AsyncConnection) -> bool:
 
 
 async def rows(
-    connection: AsyncConnection, statement: Select[Any] | TextualSelect, values: Mapping[str, Any]
+    connection: AsyncConnection, statement: Statement, values: Mapping[str, Any]
 ) -> Sequence[Any]:
     """``statement``'s rows with ``values`` for its parameters: on asyncpg directly where the
-    connection is an autocommit session's (compiled once per statement, past SQLAlchemy's
-    execution, which cost more CPU than asyncpg's), through SQLAlchemy where it may be in a
-    transaction whose BEGIN has not gone out yet. ``statement`` is one built once (a
-    module-level or cached statement): its compiled form is kept for it."""
-    if autocommit(connection):
+    connection is an autocommit session's or its transaction has begun (compiled once per
+    statement, past SQLAlchemy's execution, which cost more CPU than asyncpg's), through
+    SQLAlchemy where it is in a transaction whose BEGIN has not gone out yet. ``statement`` is
+    one built once (a module-level or cached statement): its compiled form is kept for it."""
+    driver: Any = (await connection.get_raw_connection()).driver_connection
+    if autocommit(connection) or driver.is_in_transaction():
         compiled = _compiled(statement, connection.dialect, tuple(values))
-        return await compiled.fetch(connection, values)
+        return await compiled.fetch_on(driver, values)
     return (await connection.execute(statement, values)).all()
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(
-    statement: Select[Any] | TextualSelect, dialect: Dialect, parameters: tuple[str, ...]
-) -> RawStatement:
+def _compiled(statement: Statement, dialect: Dialect, parameters: tuple[str, ...]) -> RawStatement:
     return RawStatement.compile(statement, dialect, parameters)

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.principal import Principal
+from hub.db import raw
 from hub.db.models import IdempotencyKey
 from hub.domain.errors import DomainError, InvalidInput
 
@@ -72,8 +73,8 @@ async def claim_key(
         raise InvalidInput("an idempotency key has 1 to 200 characters", field="idempotencyKey")
     fingerprint = request_fingerprint(operation, payload)
     actor = actor_key(principal)
-    connection = await session.connection()
-    inserted = await connection.execute(
+    inserted = await raw.rows(
+        await session.connection(),
         _RESERVE,
         {
             "actor": actor,
@@ -83,7 +84,7 @@ async def claim_key(
             "result_id": None if result_id is None else str(result_id),
         },
     )
-    if inserted.first() is not None:
+    if inserted:
         return None
     existing = (
         await session.execute(
