@@ -37,13 +37,13 @@ BUDGET = {
     # claims, region
     "child_detail": 8,
     # principal, the rate limit, the need locked if the claimant may claim it (with whether a
-    # claim on it is overdue), idempotency (the key recorded with the claim's id), the pledge
-    # (returning the totals to settle by), then one statement for the claim (returning its
-    # view), its audit events, the need settled and the event announcing it to subscribers;
-    # the compiled path (``hub.fast_claim``) sends these, the normal path one more for the
-    # overlap warnings its document may ask for
-    "claim_need": 6,
-    "claim_need_normal_path": 7,
+    # claim on it is overdue), idempotency (the key recorded with the claim's id), then one
+    # statement for the pledge on the need's row (settling it), the claim (returning its view),
+    # its audit events and the event announcing it to subscribers; the compiled path
+    # (``hub.fast_claim``) sends these, the normal path one more for the overlap warnings its
+    # document may ask for
+    "claim_need": 5,
+    "claim_need_normal_path": 6,
 }
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Insert,
     Table,
     bindparam,
@@ -90,12 +91,13 @@ _COLUMNS = tuple(entry(None, "", "", "").keys())
 
 
 @functools.cache
-def inserting(count: int) -> Insert:
+def inserting(count: int, only_if: ColumnElement[bool] | None = None) -> Insert:
     """An INSERT of ``count`` events in one statement, in the order given (their ids follow
     it), for a statement that writes a change to hold as a CTE: they commit or roll back with
-    it, as ``record``'s do. Parameters: ``inserting_parameters``. (Rows selected from
-    parameters rather than a multi-row VALUES, which SQLAlchemy would compile afresh each
-    time.)"""
+    it, as ``record``'s do. ``only_if``: a condition on the statement's other CTEs, such as
+    whether the change was written at all. Parameters: ``inserting_parameters``. (Rows
+    selected from parameters rather than a multi-row VALUES, which SQLAlchemy would compile
+    afresh each time.)"""
     table = cast(Table, AuditEvent.__table__)
     rows = union_all(
         *(
@@ -110,6 +112,8 @@ def inserting(count: int) -> Insert:
         )
     ).subquery("entries")
     ordered = select(*(rows.c[column] for column in _COLUMNS)).order_by(rows.c.position)
+    if only_if is not None:
+        ordered = ordered.where(only_if)
     return insert(table).from_select(list(_COLUMNS), ordered)
 
 

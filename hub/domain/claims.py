@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for, may
 from hub.auth.principal import Principal
+from hub.db import raw
 from hub.db.arrays import any_of, any_of_parameter
 from hub.db.models import Claim, Need, Provider
 from hub.domain import audit, events, idempotency, ledger, overlaps
@@ -361,9 +362,12 @@ _REFUSAL = select(_NEEDS.c.region_code, _NEEDS.c.category, _SERVED.scalar_subque
 )
 
 
-# The race is decided here, by PostgreSQL: the pledge fits or the row is not updated. The row
-# comes back as the UPDATE left it, with the totals of its claims so far (read under the lock,
-# the new claim not yet among them), so that settling needs no statement to read either.
+# What a won claim writes, in one statement. The race is decided in it, by PostgreSQL: the pledge
+# is added to the need's row (settled: its status, version and update time) only if it fits, and
+# everything else is written from that UPDATE's row, so nothing is written if it did not fit. With
+# it: the claim (returned as inserted, with whether it already reads as expired, for
+# ``claims_by_ids``'s view), its audit events and the event announcing the claim to subscribers.
+# The need's row is written once per claim. One statement per number of audit events, built once.
 _PLEDGE = (
     update(_NEEDS)
     .where(
@@ -371,14 +375,18 @@ _PLEDGE = (
         _NEEDS.c.pledged_quantity + bindparam("pledge")
         <= func.coalesce(_NEEDS.c.quantity, literal(1)),
     )
-    .values(pledged_quantity=_NEEDS.c.pledged_quantity + bindparam("pledge"))
-    .returning(*_NEEDS.c, *ledger.totals_columns(bindparam("need_id")))
+    .values(
+        pledged_quantity=_NEEDS.c.pledged_quantity + bindparam("pledge"),
+        status=bindparam("pledged_status", type_=_NEEDS.c.status.type),
+        version=_NEEDS.c.version + 1,
+        updated_at=func.now(),
+    )
+    .returning(
+        _NEEDS.c.pledged_quantity.label("settled_pledged"),
+        _NEEDS.c.version.label("settled_version"),
+        _NEEDS.c.updated_at.label("settled_updated_at"),
+    )
 )
-
-# What a won claim writes, in one statement: the claim (returning it as inserted, with whether
-# it already reads as expired, for ``claims_by_ids``'s view), its audit events, the need settled
-# (when its row changes: ``ledger.settlement``) and the event announcing the claim to
-# subscribers. One statement per shape, built once.
 _CLAIM_VALUES = (
     "id",
     "need_id",
@@ -393,21 +401,22 @@ _CLAIM_VALUES = (
 
 
 @functools.cache
-def _making(settles: bool, audited: int) -> Select[*tuple[Any, ...]]:
+def _making(audited: int) -> Select[*tuple[Any, ...]]:
+    pledged = _PLEDGE.cte("pledged")
+    values = select(
+        *(bindparam(f"claim_{name}", type_=_CLAIMS.c[name].type) for name in _CLAIM_VALUES)
+    ).select_from(pledged)
     made = (
         insert(_CLAIMS)
-        .values({name: bindparam(f"claim_{name}") for name in _CLAIM_VALUES})
+        .from_select(list(_CLAIM_VALUES), values)
         .returning(*_CLAIMS.c, ledger.overdue().label("expired"))
         .cte("made")
     )
     announced = events.notify_column().label("announced")
-    if settles:
-        settled = ledger.settling().cte("settled")
-        statement = select(*made.c, *settled.c, announced).select_from(made.join(settled, true()))
-    else:
-        statement = select(*made.c, announced)
+    statement = select(*made.c, *pledged.c, announced).select_from(made.join(pledged, true()))
     # Not read from, so added explicitly: PostgreSQL runs a data-modifying CTE regardless.
-    return statement.add_cte(audit.inserting(audited).cte("logged"))
+    logged = audit.inserting(audited, only_if=select(pledged.c.settled_version).exists())
+    return statement.add_cte(logged.cte("logged"))
 
 
 # Why a pledge did not fit, read afresh (the locking read's view of the claims may predate a
@@ -543,18 +552,17 @@ async def claim_need(
         return await _replayed(session, principal, uuid.UUID(replay.result_id), rules, warnings)
     if need.status in (NeedStatus.CANCELLED, NeedStatus.FULFILLED):
         raise NeedNotClaimable(f"a {need.status.value} need cannot be claimed")
-    connection = await session.connection()
     for attempt in range(2):
         quantity = _pledge(need, request.quantity)
         now = utcnow()
         expires_at = now + rules.claim_period(need.category)
         expected_by = _expected_by(request.expected_by, now, expires_at)
-        won = (
-            await connection.execute(_PLEDGE, {"need_id": need.id, "pledge": quantity})
-        ).one_or_none()
-        if won is not None:
+        made = await _make(
+            session, principal, need, claim_id, quantity, expected_by, expires_at, note
+        )
+        if made is not None:
             break
-        lost = (await connection.execute(_LOST, {"need_id": need.id})).one()
+        lost = (await raw.rows(await session.connection(), _LOST, {"need_id": need.id}))[0]
         if lost.has_overdue and attempt == 0:
             # Overdue since the locking read looked, or committed while it waited: expired, the
             # need may hold the pledge after all.
@@ -563,11 +571,45 @@ async def claim_need(
         # Nothing was claimed, so the key stays free for a retry once the need frees up.
         await idempotency.forget_key(session, principal, idempotency_key, result_id=claim_id)
         return _lost(principal, need, quantity, lost)
-    assert won is not None
-    # The totals the UPDATE returned are those before this claim, which holds its pledge whole.
-    before = ledger.totals_from(won)
-    totals = ledger.Totals(before.pledged + quantity, before.delivered, before.verified)
-    settled = ledger.settlement(principal, won, totals, {"claim_id": str(claim_id)})
+    assert made is not None
+    claim, status = made
+    view = _view(
+        principal, claim, need.child_id, need.region_code, need.category, need.unit, claim.expired
+    )
+    found = (
+        await overlaps.warnings_for(
+            session, principal, view.child_id, view.category, view.need_id, rules
+        )
+        if warnings
+        else ()
+    )
+    need_now = dataclasses.replace(
+        need_view(need, principal, {view.child_id}),
+        status=status,
+        pledged_quantity=claim.settled_pledged,
+        version=claim.settled_version,
+        updated_at=claim.settled_updated_at,
+    )
+    return Claimed(claim=view, need=need_now, warnings=found)
+
+
+async def _make(
+    session: AsyncSession,
+    principal: Principal,
+    need: Row[*tuple[Any, ...]],
+    claim_id: uuid.UUID,
+    quantity: Decimal,
+    expected_by: datetime,
+    expires_at: datetime,
+    note: str | None,
+) -> tuple[Row[*tuple[Any, ...]], NeedStatus] | None:
+    """The claim, written with the pledge on the locked ``need`` (``_making``), and the need's
+    status now; None, with nothing written, if the pledge does not fit."""
+    pledged = need.pledged_quantity + quantity
+    if pledged > (ledger.ONE if need.quantity is None else need.quantity):
+        # The locked row is as current as it gets: PostgreSQL would not write it either.
+        return None
+    status = ledger.status_after_pledge(need.status, need.quantity, pledged)
     entries = [
         audit.entry(
             principal,
@@ -582,51 +624,31 @@ async def claim_need(
             },
             region_code=need.region_code,
         ),
-        *settled.entries,
+        *ledger.status_change(principal, need, status, {"claim_id": str(claim_id)}),
     ]
     if session.new:
         await session.flush()  # events recorded before (expiries): their ids come first
-    claim = (
-        await connection.execute(
-            _making(settled.changed, len(entries)),
-            {
-                "claim_id": claim_id,
-                "claim_need_id": need.id,
-                "claim_provider_id": principal.provider_id,
-                "claim_claimed_by_member_id": principal.member_id,
-                "claim_client_id": principal.client_id,
-                "claim_quantity": None if need.quantity is None else quantity,
-                "claim_expected_by": expected_by,
-                "claim_expires_at": expires_at,
-                "claim_note": note,
-                **events.notify_params(events.event_for(need, events.NeedEventKind.CLAIMED)),
-                **audit.inserting_parameters(entries),
-                **(ledger.settling_parameters(need.id, settled) if settled.changed else {}),
-            },
-        )
-    ).one()
-    if settled.status is NeedStatus.FULFILLED and settled.status is not won.status:
-        await events.emit(session, won, events.NeedEventKind.FULFILLED)
-    view = _view(
-        principal, claim, won.child_id, won.region_code, won.category, won.unit, claim.expired
+    made = await raw.rows(
+        await session.connection(),
+        _making(len(entries)),
+        {
+            "need_id": need.id,
+            "pledge": quantity,
+            "pledged_status": status,
+            "claim_id": claim_id,
+            "claim_need_id": need.id,
+            "claim_provider_id": principal.provider_id,
+            "claim_claimed_by_member_id": principal.member_id,
+            "claim_client_id": principal.client_id,
+            "claim_quantity": None if need.quantity is None else quantity,
+            "claim_expected_by": expected_by,
+            "claim_expires_at": expires_at,
+            "claim_note": note,
+            **events.notify_params(events.event_for(need, events.NeedEventKind.CLAIMED)),
+            **audit.inserting_parameters(entries),
+        },
     )
-    found = (
-        await overlaps.warnings_for(
-            session, principal, view.child_id, view.category, view.need_id, rules
-        )
-        if warnings
-        else ()
-    )
-    need_now = need_view(won, principal, {view.child_id})
-    if settled.changed:
-        need_now = dataclasses.replace(
-            need_now,
-            status=settled.status,
-            pledged_quantity=settled.pledged,
-            version=claim.settled_version,
-            updated_at=claim.settled_updated_at,
-        )
-    return Claimed(claim=view, need=need_now, warnings=found)
+    return (made[0], status) if made else None
 
 
 def _pledge(need: Need | Row[*tuple[Any, ...]], requested: Decimal | None) -> Decimal:

@@ -13,13 +13,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Table,
     and_,
-    bindparam,
     case,
     func,
     literal,
@@ -95,6 +93,41 @@ def need_status(current: NeedStatus, quantity: Decimal | None, totals: Totals) -
     return NeedStatus.IN_PROGRESS if totals.pledged >= whole else NeedStatus.PARTIALLY_MET
 
 
+def status_after_pledge(
+    status: NeedStatus, quantity: Decimal | None, pledged: Decimal
+) -> NeedStatus:
+    """``need_status`` of the locked need once a new pledge brings its pledged total to
+    ``pledged``. A pledge changes neither what was delivered nor what was verified, and the row's
+    own status tells both, because every writer settles the row under its lock (``settle``):
+    a need anything was delivered to is partially met or in progress, and a need that can still
+    be claimed is not fulfilled. So the claim needs no read of the claims' totals."""
+    if status in (NeedStatus.CANCELLED, NeedStatus.FULFILLED):
+        return status
+    full = pledged >= (ONE if quantity is None else quantity)
+    if status in (NeedStatus.PARTIALLY_MET, NeedStatus.IN_PROGRESS):
+        return NeedStatus.IN_PROGRESS if full else NeedStatus.PARTIALLY_MET
+    return NeedStatus.CLAIMED if full else NeedStatus.OPEN
+
+
+def status_change(
+    principal: Principal | None, need: Any, status: NeedStatus, cause: dict[str, Any]
+) -> list[audit.Entry]:
+    """The audit entry for ``need`` (every column of ``needs``) moving to ``status``, if that
+    is a change."""
+    if status is need.status:
+        return []
+    return [
+        audit.entry(
+            principal,
+            "need.status_changed",
+            "need",
+            need.id,
+            {"from": need.status.value, "to": status.value, **cause},
+            region_code=need.region_code,
+        )
+    ]
+
+
 def _sums() -> tuple[ColumnElement[Decimal], ColumnElement[Decimal], ColumnElement[Decimal]]:
     """Pledged, delivered and verified over the claims selected with them."""
     # Active and fulfilled claims hold their whole pledge; an ended claim keeps what it delivered.
@@ -106,23 +139,9 @@ def _sums() -> tuple[ColumnElement[Decimal], ColumnElement[Decimal], ColumnEleme
     )
 
 
-def totals_columns(need_id: Any) -> list[Any]:
-    """The need's totals as three scalar subqueries (``totals_pledged``, ``totals_delivered``,
-    ``totals_verified``), for a statement that reads or writes the need to return them with
-    it; ``totals_from`` makes them ``Totals``."""
-    return [
-        select(total).where(Claim.need_id == need_id).scalar_subquery().label(f"totals_{name}")
-        for name, total in zip(("pledged", "delivered", "verified"), _sums(), strict=True)
-    ]
-
-
 def _totals(pledged: Any, delivered: Any, verified: Any) -> Totals:
     # As the numeric(14, 2) columns store them, so that a view reads alike before and after.
     return Totals(*(Decimal(value).quantize(CENT) for value in (pledged, delivered, verified)))
-
-
-def totals_from(row: Any) -> Totals:
-    return _totals(row.totals_pledged, row.totals_delivered, row.totals_verified)
 
 
 async def totals_of(session: AsyncSession, need_id: uuid.UUID) -> Totals:
@@ -187,8 +206,8 @@ async def settle(
 
 @dataclass(frozen=True)
 class Settlement:
-    """What settling a need held as a plain row comes to (``settlement``): its status and
-    pledged total, whether its row must be written (``settling``), and the audit entries."""
+    """What settling a need comes to (``settlement``): its status and pledged total, whether its
+    row must be written, and the audit entries."""
 
     status: NeedStatus
     pledged: Decimal
@@ -199,52 +218,12 @@ class Settlement:
 def settlement(
     principal: Principal | None, need: Any, totals: Totals, cause: dict[str, Any]
 ) -> Settlement:
-    """``settle``'s decision for a need held as a plain row (every column of ``needs``), locked,
-    whose ``totals`` the caller read under the lock; the caller writes it with ``settling``
-    (and the entries with ``audit.inserting``), in a statement of its own making."""
+    """``settle``'s decision for the locked ``need``, whose ``totals`` were read under the
+    lock."""
     status = need_status(need.status, need.quantity, totals)
     changed = status is not need.status or need.pledged_quantity != totals.pledged
-    entries = []
-    if status is not need.status:
-        entries.append(
-            audit.entry(
-                principal,
-                "need.status_changed",
-                "need",
-                need.id,
-                {"from": need.status.value, "to": status.value, **cause},
-                region_code=need.region_code,
-            )
-        )
+    entries = status_change(principal, need, status, cause)
     return Settlement(status, totals.pledged, changed, entries)
-
-
-def settling() -> Any:
-    """The UPDATE writing a ``Settlement`` (parameters: ``settling_parameters``), returning the
-    need's new version and update time as ``settled_version`` and ``settled_updated_at``."""
-    needs = cast(Table, Need.__table__)
-    return (
-        update(needs)
-        .where(needs.c.id == bindparam("settled_need_id"))
-        .values(
-            pledged_quantity=bindparam("settled_pledged"),
-            status=bindparam("settled_status"),
-            version=needs.c.version + 1,
-            updated_at=func.now(),
-        )
-        .returning(
-            needs.c.version.label("settled_version"),
-            needs.c.updated_at.label("settled_updated_at"),
-        )
-    )
-
-
-def settling_parameters(need_id: uuid.UUID, settled: Settlement) -> dict[str, Any]:
-    return {
-        "settled_need_id": need_id,
-        "settled_pledged": settled.pledged,
-        "settled_status": settled.status,
-    }
 
 
 async def expire_overdue(session: AsyncSession, need: Need) -> list[uuid.UUID]:
