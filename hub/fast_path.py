@@ -16,7 +16,10 @@ statements: the principal, the rate limit, the page (its needs with their childr
 reader claims each child, and the names of the regions each may show), and the claims. The
 page's two statements are built and compiled once per reader and county, and executed with the
 page's cursor and ids as parameters on the session's asyncpg connection directly
-(``hub.db.raw``): SQLAlchemy's work on each execution cost as much CPU as asyncpg's.
+(``hub.db.raw``): SQLAlchemy's work on each execution cost as much CPU as asyncpg's. The page
+statement's other values (the county, the reader's reach and provider) are written into its text,
+so that the first page has no parameter and PostgreSQL keeps its plan on each connection: planned
+at every execution, it cost as much database CPU as running it.
 
 The page is charged to its reader's rate limit at the cost of the same document on the normal
 path, before any of it is read; over the limit, the normal path answers (it refuses alike, and a
@@ -330,7 +333,8 @@ def _compiled_page(
     principal: Principal, county: str, after_a_cursor: bool, dialect: Dialect
 ) -> RawStatement:
     cursor = needs.cursor_parameters(_ORDER) if after_a_cursor else {}
-    return RawStatement.compile(_page_statement(principal, county, after_a_cursor), dialect, cursor)
+    statement = _page_statement(principal, county, after_a_cursor)
+    return RawStatement.compile(statement, dialect, cursor, inline=True)
 
 
 @functools.lru_cache(maxsize=_STATEMENTS_CACHED)

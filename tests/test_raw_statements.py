@@ -3,12 +3,26 @@ read, and the statement counter still sees each of them."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, cast, event, func, insert, literal, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    String,
+    bindparam,
+    cast,
+    event,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
@@ -82,8 +96,12 @@ async def test_the_compiled_page_reads_what_sqlalchemy_reads(
             statement = fast_path._page_statement(principal, COUNTY, after)
             with count_statements(engine) as sent:
                 through_sqlalchemy = (await connection.execute(statement, cursor)).all()
+            # The same statement, only executed otherwise: its values as parameters, as
+            # SQLAlchemy sends them, or inline, as the page sends them.
+            parameters = RawStatement.compile(statement, connection.dialect, cursor)
+            assert sent == [parameters.sql]
             compiled = fast_path._compiled_page(principal, COUNTY, after, connection.dialect)
-            assert sent == [compiled.sql]  # the same statement, only executed otherwise
+            assert compiled.sql != parameters.sql
             raw = await compiled.fetch(connection, cursor)
             assert _typed(raw) == _typed(through_sqlalchemy)
             assert [row._fields for row in raw[:1]] == [
@@ -105,6 +123,65 @@ async def test_the_compiled_page_reads_what_sqlalchemy_reads(
             cursor = dict(zip(needs.cursor_parameters(fast_path._ORDER), values, strict=True))
         assert {NeedUnit.YUAN, None, Decimal("1250.50"), NeedStatus.PARTIALLY_MET} <= seen
         assert {ClaimStatus.ACTIVE, True, False} <= seen
+
+
+async def test_values_written_inline_are_escaped_and_read_alike(
+    world: World, engine: AsyncEngine
+) -> None:
+    """Every type of value the page's statements fix, written into the text: a string with a
+    quote and a backslash, a UUID, an enum, an array, a date and a number; only the named
+    parameter stays one."""
+    await seed_needs(engine, children=2)
+    tricky = "O'Brien \\' OR 1=1 --"
+    statement = select(
+        Need.id,
+        literal(tricky).label("text"),
+        literal(["36", "3607'"], ARRAY(String)).label("prefixes"),
+        literal(date(2031, 9, 1)).label("day"),
+        literal(Decimal("12.50")).label("amount"),
+    ).where(
+        Need.status.in_([NeedStatus.OPEN, NeedStatus.CLAIMED]),
+        Need.id != uuid.uuid4(),
+        Need.region_code.like(func.any(literal(["36%"], ARRAY(String)))),
+        Need.created_at > bindparam("after"),
+    )
+    after = {"after": datetime(2000, 1, 1, tzinfo=UTC)}
+    inline = RawStatement.compile(statement, engine.dialect, ("after",), inline=True)
+    as_parameters = RawStatement.compile(statement, engine.dialect, ("after",))
+    assert [inline.sql.count("$"), as_parameters.sql.count("$")] == [1, 9]
+    async with autocommit_session_factory(engine)() as session:
+        connection = await session.connection()
+        rows = await inline.fetch(connection, after)
+        assert _typed(rows) == _typed(await as_parameters.fetch(connection, after))
+    assert len(rows) == 4
+    assert {(row.text, tuple(row.prefixes), row.day) for row in rows} == {
+        (tricky, ("36", "3607'"), date(2031, 9, 1))
+    }
+
+
+async def test_the_first_page_is_planned_once_per_connection(
+    world: World, engine: AsyncEngine
+) -> None:
+    """With its values inline, the first page's statement has no parameter: PostgreSQL keeps
+    its plan, where with the values as parameters it planned each execution afresh."""
+    await seed_needs(engine, children=2)
+    async with autocommit_session_factory(engine)() as session:
+        principal = await member_principal(session, "ngo")
+        assert principal is not None
+        connection = await session.connection()
+        compiled = fast_path._compiled_page(principal, COUNTY, False, connection.dialect)
+        for _ in range(8):
+            assert len(await compiled.fetch(connection, {})) == 4
+        plans = (
+            await connection.execute(
+                text(
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                    "WHERE statement = :sql"
+                ),
+                {"sql": compiled.sql},
+            )
+        ).one()
+    assert (plans.generic_plans, plans.custom_plans) == (8, 0)
 
 
 def test_a_column_the_raw_reading_does_not_know_is_refused(engine: AsyncEngine) -> None:

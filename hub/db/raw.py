@@ -45,13 +45,16 @@ from sqlalchemy import (
     String,
     Time,
     Uuid,
+    cast,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import TextualSelect
 from sqlalchemy.sql.sqltypes import NullType
+from sqlalchemy.sql.visitors import replacement_traverse
 
 _Processor = Callable[[Any], Any]
 
@@ -79,9 +82,21 @@ class RawStatement:
         statement: Statement,
         dialect: Dialect,
         parameters: Collection[str] = (),
+        *,
+        inline: bool = False,
     ) -> RawStatement:
         """``statement`` as ``dialect`` renders it, to be executed with ``parameters`` (the
-        names of its bound parameters left without values), all its other values fixed now."""
+        names of its bound parameters left without values), all its other values fixed now.
+
+        ``inline``: the fixed values are written into the text as literals (SQLAlchemy renders
+        and escapes them by their types), so that PostgreSQL sees only ``parameters`` as such.
+        A prepared statement's plan is then kept for those values: with no parameter at all
+        it is planned once per connection, where with the values as parameters PostgreSQL
+        plans it afresh at each execution when a plan for any value would be a poor one (a
+        county's needs, say). For a statement built for a few values that is executed many
+        times; each such text is a statement asyncpg prepares of its own."""
+        if inline:
+            statement = _with_values_inline(statement, frozenset(parameters))
         # column_keys: which columns an INSERT or UPDATE without .values() sets, as at execution.
         compiled = statement.compile(dialect=dialect, column_keys=list(parameters))
         if not isinstance(compiled, SQLCompiler) or not compiled.positional:
@@ -136,6 +151,25 @@ class RawStatement:
                 row[index] = reader(row[index])
             rows.append(make(row))
         return rows
+
+
+def _with_values_inline(statement: Statement, parameters: frozenset[str]) -> Statement:
+    """``statement`` with every bound value but ``parameters`` rendered as a literal."""
+
+    def inline(element: Any, **kw: Any) -> Any:
+        if isinstance(element, BindParameter) and element.key not in parameters:
+            copied = element._clone()
+            copied.literal_execute = True
+            if element.expanding or isinstance(element.type, NullType):
+                return copied  # a list of values for IN: each takes the type of what it meets
+            # A literal takes the type of what it is compared with, or none at all (text, as a
+            # column of its own): cast, it keeps its own, as a parameter does.
+            return cast(copied, element.type)
+        return None
+
+    source: Any = statement  # (the overloads of the stubs take one kind of clause at a time)
+    inlined: Statement = replacement_traverse(source, {}, inline)
+    return inlined
 
 
 def _reader(type_: Any, dialect: Dialect) -> _Processor | None:
