@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from functools import partial
@@ -46,10 +47,13 @@ def create_app(
     *,
     engine: AsyncEngine | None = None,
     jwks_fetcher: JwksFetcher = fetch_jwks,
+    serving: bool = False,
 ) -> Starlette:
     """Build the application. Given an engine, it uses it and leaves its disposal to the caller.
 
     ``jwks_fetcher`` fetches external identity providers' public keys (tests pass their own).
+    ``serving``: the application of a process that serves it until it stops (``hub serve``),
+    whose objects at startup then stay out of the garbage collector's way (``_freeze``).
     """
     settings = settings or Settings.from_env()
 
@@ -124,6 +128,8 @@ def create_app(
                 if interval > 0
             ),
         ]
+        if serving:
+            _freeze()
         try:
             yield
         finally:
@@ -157,7 +163,17 @@ def create_app(
 def app_from_env() -> Starlette:
     """The application as each of ``hub serve --workers``'s processes builds it: from the
     environment, which the command filled in before starting them."""
-    return create_app(Settings.from_env())
+    return create_app(Settings.from_env(), serving=True)
+
+
+def _freeze() -> None:
+    """Move every object alive once the application has started (its modules, schema, engine,
+    caches: some 400,000) out of the garbage collector's reach, for the life of the process.
+    A full collection walked them all and stopped the worker, and every request it was
+    serving, for about 140 ms, a few times a minute under load; what requests create is still
+    collected as before. Collected first, so that no garbage is kept."""
+    gc.collect()
+    gc.freeze()
 
 
 def _publish(broker: EventBroker, payload: str) -> None:

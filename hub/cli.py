@@ -76,7 +76,7 @@ def _migrated_url(settings: Settings) -> str:
 def _serve(settings: Settings, database_url: str | None = None) -> None:
     if settings.workers == 1:
         uvicorn.run(
-            create_app(settings),
+            create_app(settings, serving=True),
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level.lower(),
