@@ -17,9 +17,9 @@ reader claims each child, and the names of the regions each may show), and the c
 page's two statements are built and compiled once per reader and county, and executed with the
 page's cursor and ids as parameters on the session's asyncpg connection directly
 (``hub.db.raw``): SQLAlchemy's work on each execution cost as much CPU as asyncpg's. The page
-statement's other values (the county, the reader's reach and provider) are written into its text,
-so that the first page has no parameter and PostgreSQL keeps its plan on each connection: planned
-at every execution, it cost as much database CPU as running it.
+statement's other values (the county, the reader's reach and provider, the urgency a cursor
+starts from) are written into its text, so that PostgreSQL keeps its plan on each connection
+(``_compiled_page``): planned at every execution, it cost as much database CPU as running it.
 
 The page is charged to its reader's rate limit at the cost of the same document on the normal
 path, before any of it is read; over the limit, the normal path answers (it refuses alike, and a
@@ -68,7 +68,7 @@ from hub.domain.visibility import (
     visible_region,
 )
 from hub.protocol.media import JSON, negotiate
-from hub.vocabulary import NeedStatus
+from hub.vocabulary import NeedStatus, Urgency
 
 logger = logging.getLogger(__name__)
 
@@ -291,20 +291,12 @@ async def _read_page(
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
     dialect = connection.dialect
-    cursor = (
-        {}
-        if page.after is None
-        else dict(
-            zip(
-                needs.cursor_parameters(_ORDER),
-                needs.cursor_values(_ORDER, page.after),
-                strict=True,
-            )
-        )
-    )
-    found = await _compiled_page(principal, county, page.after is not None, dialect).fetch_on(
-        driver, cursor
-    )
+    if page.after is None:
+        leading, cursor = None, {}
+    else:
+        leading, *rest = needs.cursor_values(_ORDER, page.after)
+        cursor = dict(zip(list(needs.cursor_parameters(_ORDER))[1:], rest, strict=True))
+    found = await _compiled_page(principal, county, leading, dialect).fetch_on(driver, cursor)
     # As ``make_page`` reads it (the extra row only says there is more), but only the cursor
     # the page serves, its last, is encoded.
     rows = found[: page.first]
@@ -330,11 +322,20 @@ _STATEMENTS_CACHED = 1024
 
 @functools.lru_cache(maxsize=_STATEMENTS_CACHED)
 def _compiled_page(
-    principal: Principal, county: str, after_a_cursor: bool, dialect: Dialect
+    principal: Principal, county: str, leading: Urgency | None, dialect: Dialect
 ) -> RawStatement:
-    cursor = needs.cursor_parameters(_ORDER) if after_a_cursor else {}
-    statement = _page_statement(principal, county, after_a_cursor)
-    return RawStatement.compile(statement, dialect, cursor, inline=True)
+    """The page statement for the first page (``leading`` None) or for a page after a cursor
+    whose leading value, its urgency, is ``leading``: that value is written into the text with
+    the others, and only the cursor's time and id stay parameters. Knowing the urgency,
+    PostgreSQL estimates the statement's plan for any time and id as it does for given ones,
+    and keeps it; with the urgency a parameter too, it guessed that a third of the county's
+    needs lie past the cursor, found that plan dearer than one for the given values (the same
+    plan), and planned every page afresh."""
+    statement = _page_statement(principal, county, leading is not None)
+    if leading is None:
+        return RawStatement.compile(statement, dialect, inline=True)
+    first, *others = needs.cursor_parameters(_ORDER)
+    return RawStatement.compile(statement.params({first: leading}), dialect, others, inline=True)
 
 
 @functools.lru_cache(maxsize=_STATEMENTS_CACHED)

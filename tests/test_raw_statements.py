@@ -41,7 +41,7 @@ from tests.auth import Tokens
 from tests.graphql import GraphQLClient
 from tests.query_counter import count_statements, reported
 from tests.test_query_count import seed_needs
-from tests.world import COUNTY, World
+from tests.world import COUNTY, OTHER_COUNTY, World
 
 
 def _typed(rows: Any) -> list[list[tuple[type[Any], Any]]]:
@@ -100,9 +100,12 @@ async def test_the_compiled_page_reads_what_sqlalchemy_reads(
             # SQLAlchemy sends them, or inline, as the page sends them.
             parameters = RawStatement.compile(statement, connection.dialect, cursor)
             assert sent == [parameters.sql]
-            compiled = fast_path._compiled_page(principal, COUNTY, after, connection.dialect)
+            # After a cursor, its urgency is written in too; its time and id stay parameters.
+            leading = cursor.get("after_0")
+            compiled = fast_path._compiled_page(principal, COUNTY, leading, connection.dialect)
             assert compiled.sql != parameters.sql
-            raw = await compiled.fetch(connection, cursor)
+            time_and_id = {name: value for name, value in cursor.items() if name != "after_0"}
+            raw = await compiled.fetch(connection, time_and_id)
             assert _typed(raw) == _typed(through_sqlalchemy)
             assert [row._fields for row in raw[:1]] == [
                 row._fields for row in through_sqlalchemy[:1]
@@ -169,7 +172,7 @@ async def test_the_first_page_is_planned_once_per_connection(
         principal = await member_principal(session, "ngo")
         assert principal is not None
         connection = await session.connection()
-        compiled = fast_path._compiled_page(principal, COUNTY, False, connection.dialect)
+        compiled = fast_path._compiled_page(principal, COUNTY, None, connection.dialect)
         for _ in range(8):
             assert len(await compiled.fetch(connection, {})) == 4
         plans = (
@@ -287,3 +290,61 @@ async def test_a_raw_statement_in_a_transaction_runs_inside_it(engine: AsyncEngi
             select(func.count()).where(IdempotencyKey.actor == "raw-test")
         )
     assert kept == 0
+
+
+async def test_a_page_after_a_cursor_keeps_its_plan(world: World, engine: AsyncEngine) -> None:
+    """With the cursor's urgency written in, PostgreSQL keeps a generic plan after its five
+    custom ones; with the urgency a parameter as well, it plans every execution afresh, as it
+    did at 1,000,000 children: it then guesses that a third of the county's needs lie past any
+    cursor, where for one among the few critical needs nearly all do."""
+    await seed_needs(engine, children=20)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO needs (child_id, region_code, category, urgency, description) "
+                "SELECT id, CASE WHEN n % 40 = 0 THEN region_code ELSE :elsewhere END, "
+                "  'material', (CASE WHEN n % 50 = 0 THEN 'critical' ELSE 'low' END)::urgency, "
+                "  '测试' "
+                "FROM children, generate_series(1, 5000) AS n"
+            ),
+            {"elsewhere": OTHER_COUNTY},
+        )
+        await connection.execute(text("ANALYZE needs"))
+    async with autocommit_session_factory(engine)() as session:
+        principal = await member_principal(session, "ngo")
+        assert principal is not None
+        connection = await session.connection()
+        first = await fast_path._compiled_page(principal, COUNTY, None, connection.dialect).fetch(
+            connection, {}
+        )
+        leading, *time_and_id = needs.cursor_values(
+            fast_path._ORDER, needs.cursor_key(fast_path._ORDER, first[10])
+        )
+        written_in = fast_path._compiled_page(principal, COUNTY, leading, connection.dialect)
+        statement = fast_path._page_statement(principal, COUNTY, True)
+        all_three = RawStatement.compile(
+            statement, connection.dialect, needs.cursor_parameters(fast_path._ORDER), inline=True
+        )
+        for _ in range(10):
+            page = await written_in.fetch(
+                connection, dict(zip(["after_1", "after_2"], time_and_id, strict=True))
+            )
+            assert page == await all_three.fetch(
+                connection,
+                {"after_0": leading, "after_1": time_and_id[0], "after_2": time_and_id[1]},
+            )
+        plans = {
+            name: tuple(
+                (
+                    await connection.execute(
+                        text(
+                            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                            "WHERE statement = :sql"
+                        ),
+                        {"sql": compiled.sql},
+                    )
+                ).one()
+            )
+            for name, compiled in (("written in", written_in), ("all three", all_three))
+        }
+    assert plans == {"written in": (5, 5), "all three": (0, 10)}
