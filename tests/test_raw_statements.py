@@ -23,7 +23,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.applications import Starlette
 
 from bench import scenarios
@@ -175,16 +175,8 @@ async def test_the_first_page_is_planned_once_per_connection(
         compiled = fast_path._compiled_page(principal, COUNTY, None, connection.dialect)
         for _ in range(8):
             assert len(await compiled.fetch(connection, {})) == 4
-        plans = (
-            await connection.execute(
-                text(
-                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
-                    "WHERE statement = :sql"
-                ),
-                {"sql": compiled.sql},
-            )
-        ).one()
-    assert (plans.generic_plans, plans.custom_plans) == (8, 0)
+        plans = await _plans(connection, compiled)
+    assert plans == (8, 0)
 
 
 def test_a_column_the_raw_reading_does_not_know_is_refused(engine: AsyncEngine) -> None:
@@ -334,17 +326,19 @@ async def test_a_page_after_a_cursor_keeps_its_plan(world: World, engine: AsyncE
                 {"after_0": leading, "after_1": time_and_id[0], "after_2": time_and_id[1]},
             )
         plans = {
-            name: tuple(
-                (
-                    await connection.execute(
-                        text(
-                            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
-                            "WHERE statement = :sql"
-                        ),
-                        {"sql": compiled.sql},
-                    )
-                ).one()
-            )
-            for name, compiled in (("written in", written_in), ("all three", all_three))
+            "written in": await _plans(connection, written_in),
+            "all three": await _plans(connection, all_three),
         }
     assert plans == {"written in": (5, 5), "all three": (0, 10)}
+
+
+async def _plans(connection: AsyncConnection, compiled: RawStatement) -> tuple[int, int]:
+    """How many generic and custom plans the connection's PostgreSQL made for ``compiled``."""
+    found = await connection.execute(
+        text(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = :sql"
+        ),
+        {"sql": compiled.sql},
+    )
+    generic, custom = found.one()
+    return generic, custom
