@@ -291,6 +291,9 @@ class Tally:
     error_samples: list[str] = field(default_factory=list)
     outcomes: dict[str, int] = field(default_factory=dict)
     cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
+    # Users whose walk ended before the time was up (a storm client with no open need left in
+    # its categories): fewer users than asked for were sending, so the rate is not the hub's.
+    users_done_early: int = 0
 
     def fail(self, what: str) -> None:
         self.errors += 1
@@ -317,6 +320,7 @@ def summary(tally: Tally, elapsed: float) -> dict[str, Any]:
         "error_samples": tally.error_samples,
         "cpu_ms_per_request": tally.cpu_ms_per_request,
         "outcomes": tally.outcomes,
+        "users_done_early": tally.users_done_early,
     }
 
 
@@ -356,6 +360,7 @@ async def drive(
                         steps.send(response_json) if response_json is not None else next(steps)
                     )
                 except StopIteration:
+                    tally.users_done_early += 1
                     return
                 started_at = time.perf_counter()
                 try:
@@ -486,6 +491,13 @@ async def run(args: argparse.Namespace, processes: Processes) -> dict[str, Any]:
         )
         result = summary(tally, elapsed)
         result["concurrency"] = concurrency
+        if tally.users_done_early:
+            print(
+                f"  warning: {tally.users_done_early} of {concurrency} users ran out of requests"
+                " before the time was up (a storm: no open need left in their categories); the"
+                " rate is not the hub's. Seed the database again.",
+                flush=True,
+            )
         if name == "claim_storm":
             claimed = tally.outcomes.get("ClaimNeedSuccess", 0)
             result["claims_per_second"] = round(claimed / elapsed, 1)
