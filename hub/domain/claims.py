@@ -606,7 +606,7 @@ async def _make(
     """The claim, written with the pledge on the locked ``need`` (``_making``), and the need's
     status now; None, with nothing written, if the pledge does not fit."""
     pledged = need.pledged_quantity + quantity
-    if pledged > (ledger.ONE if need.quantity is None else need.quantity):
+    if pledged > ledger.whole_of(need.quantity):
         # The locked row is as current as it gets: PostgreSQL would not write it either.
         return None
     status = ledger.status_after_pledge(need.status, need.quantity, pledged)

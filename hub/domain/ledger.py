@@ -81,11 +81,16 @@ class Totals:
     verified: Decimal
 
 
+def whole_of(quantity: Decimal | None) -> Decimal:
+    """What a need of ``quantity`` takes to be met: an indivisible need counts as one."""
+    return ONE if quantity is None else quantity
+
+
 def need_status(current: NeedStatus, quantity: Decimal | None, totals: Totals) -> NeedStatus:
     """The status a need's claims and deliveries give it; a cancelled need stays cancelled."""
     if current is NeedStatus.CANCELLED:
         return current
-    whole = ONE if quantity is None else quantity
+    whole = whole_of(quantity)
     if totals.verified >= whole:
         return NeedStatus.FULFILLED
     if totals.delivered == 0:
@@ -103,7 +108,7 @@ def status_after_pledge(
     be claimed is not fulfilled. So the claim needs no read of the claims' totals."""
     if status in (NeedStatus.CANCELLED, NeedStatus.FULFILLED):
         return status
-    full = pledged >= (ONE if quantity is None else quantity)
+    full = pledged >= whole_of(quantity)
     if status in (NeedStatus.PARTIALLY_MET, NeedStatus.IN_PROGRESS):
         return NeedStatus.IN_PROGRESS if full else NeedStatus.PARTIALLY_MET
     return NeedStatus.CLAIMED if full else NeedStatus.OPEN
