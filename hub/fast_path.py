@@ -295,7 +295,7 @@ async def _read_page(
         leading, cursor = None, {}
     else:
         leading, *rest = needs.cursor_values(_ORDER, page.after)
-        cursor = dict(zip(list(needs.cursor_parameters(_ORDER))[1:], rest, strict=True))
+        cursor = dict(zip(_AFTER_LEADING, rest, strict=True))
     found = await _compiled_page(principal, county, leading, dialect).fetch_on(driver, cursor)
     # As ``make_page`` reads it (the extra row only says there is more), but only the cursor
     # the page serves, its last, is encoded.
@@ -318,6 +318,9 @@ async def _read_page(
 # rules and all, cost more CPU than PostgreSQL spent running them. A principal compares by its
 # grants, scopes and provider, so a revoked role makes a new key, never a stale hit.
 _STATEMENTS_CACHED = 1024
+# The names of the cursor's parameters: its leading one (the urgency, written into the page
+# statement's text) and those after it (its time and id, left as parameters).
+_LEADING, *_AFTER_LEADING = needs.cursor_parameters(_ORDER)
 
 
 @functools.lru_cache(maxsize=_STATEMENTS_CACHED)
@@ -334,8 +337,8 @@ def _compiled_page(
     statement = _page_statement(principal, county, leading is not None)
     if leading is None:
         return RawStatement.compile(statement, dialect, inline=True)
-    first, *others = needs.cursor_parameters(_ORDER)
-    return RawStatement.compile(statement.params({first: leading}), dialect, others, inline=True)
+    written_in = statement.params({_LEADING: leading})
+    return RawStatement.compile(written_in, dialect, _AFTER_LEADING, inline=True)
 
 
 @functools.lru_cache(maxsize=_STATEMENTS_CACHED)
