@@ -34,6 +34,7 @@ from hub.domain import rate_limits
 from hub.domain.errors import DomainError
 from hub.schema.cost import PageSizes, operation_cost
 from hub.schema.document_shape import operation_shapes
+from hub.schema.text_input import UnstorableTextRule, refuse_unstorable_variables
 from hub.settings import Settings
 
 
@@ -47,7 +48,7 @@ ExtensionFactory = Callable[[], SchemaExtension]
 def limit_extensions(settings: Settings) -> list[ExtensionFactory]:
     """The limiting extensions for an application with these settings: list them before the
     parser and validation caches, so that the caches see the limits' options and rules."""
-    rules: list[type[ASTValidationRule]] = [operation_shape_rule(settings)]
+    rules: list[type[ASTValidationRule]] = [operation_shape_rule(settings), UnstorableTextRule]
     return [
         lambda: DocumentLength(settings.max_document_length),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
@@ -154,13 +155,15 @@ class DocumentLength(SchemaExtension):
 
 
 class OperationBudget(SchemaExtension):
-    """Refuses an operation that costs too much, then charges its cost to the rate limit."""
+    """Refuses an operation whose variables hold text no field can store, or that costs too
+    much, then charges its cost to the rate limit: a refused operation spends nothing."""
 
     async def on_execute(self) -> AsyncIterator[None]:
         execution = self.execution_context
         context = execution.context
         assert execution.graphql_document is not None
         try:
+            refuse_unstorable_variables(execution.variables)
             cost = check_cost(
                 execution.schema._schema,
                 context.settings,
