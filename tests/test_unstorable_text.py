@@ -124,6 +124,16 @@ async def test_unstorable_text_in_the_document_itself_is_refused_not_stored(
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
         assert [e["extensions"]["code"] for e in response.json()["errors"]] == [code]
+    # Sent with a persisted query's hash, it is hashed as it came, and so refused the same way.
+    query = "{ __typename } # \ud800"
+    sha256 = hashlib.sha256(query.encode("utf-8", "surrogatepass")).hexdigest()
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256}}
+    response = await gql.http.post(
+        "/graphql",
+        content=json.dumps({"query": query, "extensions": extensions}),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["GRAPHQL_PARSE_FAILED"]
 
 
 async def test_the_compiled_paths_refuse_alike_and_charge_nothing(
