@@ -117,4 +117,6 @@ async def test_a_subscription_bomb_is_refused_at_once_over_the_websocket(
             json.dumps({"id": "2", "type": "subscribe", "payload": {"query": bomb}})
         )
         assert await stream.ended_with() == ["OPERATION_TOO_LARGE"]
-        assert time.perf_counter() - started < AT_ONCE * 4
+        # A generous bound: the round trip through a real server on a loaded machine took up
+        # to 0.4 s here, the walk of 2**40 spreads would take days.
+        assert time.perf_counter() - started < 2.0
