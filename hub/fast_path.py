@@ -68,6 +68,7 @@ from hub.domain.visibility import (
     visible_region,
 )
 from hub.protocol.media import JSON, negotiate
+from hub.schema.text_input import unstorable_variable
 from hub.vocabulary import NeedStatus, Urgency
 
 logger = logging.getLogger(__name__)
@@ -156,6 +157,8 @@ class FastPath:
     async def _compiled(
         self, scope: Scope, payload: dict[str, Any], document: CompiledDocument, text: str
     ) -> tuple[int, bytes] | bytes | None:
+        if unstorable_variable(payload.get("variables")) is not None:
+            return None  # refused by the normal path before it charges anything
         if document is fast_claim.DOCUMENT:  # the storm's mutation: see ``hub.fast_claim``
             return await fast_claim.answer(Request(scope), payload, text, self.schema)
         if payload.get("operationName") not in (None, _DOCUMENT.operation_name):

@@ -14,6 +14,7 @@ restricted to trusted documents runs nothing else, over HTTP and WebSocket alike
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -248,7 +249,12 @@ class HubGraphQL(GraphQL[Context, None]):
         # orjson writes UTF-8 directly (Chinese text unescaped) and several times faster than
         # the standard library; results hold only JSON types by now. Text, not bytes, because
         # the same encoder feeds WebSocket messages, which graphql-transport-ws sends as text.
-        return orjson.dumps(data).decode()
+        try:
+            return orjson.dumps(data).decode()
+        except TypeError:
+            # A message echoing the client's text (an unknown operation's name) may hold a lone
+            # surrogate, which orjson refuses: the standard library escapes it (\ud800).
+            return json.dumps(data, ensure_ascii=True)
 
     async def execute_operation(
         self,

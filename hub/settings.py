@@ -96,6 +96,9 @@ class Settings:
     max_tokens: int = 2000
     max_depth: int = 12
     max_aliases: int = 30
+    # Fields an operation selects once its fragments are expanded where they are spread: a
+    # fragment spreading another twice, 40 deep, stands for 2**40 fields in a kilobyte.
+    max_selections: int = 5000
     # The most an operation may cost (see hub/schema/cost.py), and what each principal may
     # spend per minute, counted in the same cost and shared by every hub process.
     max_cost: int = 25_000
@@ -233,6 +236,9 @@ class Settings:
             max_tokens=_int(env, "HUB_MAX_TOKENS", cls.max_tokens, minimum=10),
             max_depth=_int(env, "HUB_MAX_DEPTH", cls.max_depth, minimum=2),
             max_aliases=_int(env, "HUB_MAX_ALIASES", cls.max_aliases, minimum=0),
+            max_selections=_int(
+                env, "HUB_MAX_SELECTIONS", cls.max_selections, minimum=500, maximum=1_000_000
+            ),
             max_cost=_int(env, "HUB_MAX_COST", cls.max_cost, minimum=1),
             rate_limit_cost_per_minute=_int(
                 env,

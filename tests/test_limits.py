@@ -103,6 +103,37 @@ async def test_an_entities_call_costs_per_representation(gql: GraphQLClient, wor
     assert [entity["code"] for entity in found["_entities"]] == [COUNTY] * 3
 
 
+async def test_entities_selecting_only_scalars_still_cost_one_per_representation(
+    gql: GraphQLClient, world: World
+) -> None:
+    query = """
+    query($r: [_Any!]!) { _entities(representations: $r) { ... on Region { code } } }
+    """
+    many = [{"__typename": "Region", "code": COUNTY}] * DEFAULTS.max_cost
+    refused = await gql(query, {"r": many}, as_="ngo")
+    assert refused.codes == ["OPERATION_TOO_COSTLY"] and refused.data is None
+    assert refused.errors[0]["extensions"]["cost"] == 1 + DEFAULTS.max_cost
+    found = (await gql(query, {"r": many[:3]}, as_="ngo")).ok()
+    assert found["_entities"] == [{"code": COUNTY}] * 3
+
+
+async def test_a_list_of_objects_selecting_only_scalars_costs_one_per_item(
+    gql: GraphQLClient, world: World
+) -> None:
+    """Each claim read is an object, though it selects only its id: 100 needs, 5 claims each
+    (a list without a bound), cost 1 a claim, not nothing."""
+    page = "needs(first: 100) { nodes { child { needs { claims { id } } } } }"
+    # Per page: the connection, its nodes, and per need its child, the child's needs (1 + 5
+    # needs) and each need's claims (1 + 5 claims).
+    per_page = 1 + 1 + 100 * (1 + 1 + 5 * (1 + 5 * 1))
+    pages = DEFAULTS.max_cost // per_page + 1
+    query = "{ " + " ".join(f"p{n}: {page}" for n in range(pages)) + " }"
+    refused = await gql(query, as_="ngo")
+    assert refused.codes == ["OPERATION_TOO_COSTLY"]
+    assert refused.errors[0]["extensions"]["cost"] == pages * per_page
+    assert (await gql("{ " + page + " }", as_="ngo")).ok() == {"needs": {"nodes": []}}
+
+
 async def test_the_operations_apps_send_pass_every_limit(gql: GraphQLClient, world: World) -> None:
     page = await gql(scenarios.NEEDS_PAGE, {"county": COUNTY, "after": None}, as_="ngo")
     assert page.ok()["needs"]["edges"] == []

@@ -35,8 +35,8 @@ from tests.graphql import GraphQLClient
 from tests.world import COUNTY, World
 
 ROOT = Path(__file__).resolve().parent.parent
-PER_MINUTE = 400  # two pages of needs (cost 203 each) do not fit; one does
-NEEDS_PAGE_COST = 203
+PER_MINUTE = 800  # two pages of needs (cost 453 each) do not fit; one does
+NEEDS_PAGE_COST = 453
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(
         env="dev",
         data_dir=tmp_path,
-        max_cost=300,
+        max_cost=500,
         rate_limit_cost_per_minute=PER_MINUTE,
         max_subscriptions_per_connection=1,
         **TEST_SETTINGS,  # type: ignore[arg-type]
@@ -76,8 +76,8 @@ async def test_the_compiled_page_is_charged_and_refused_over_the_budget(
     variables = {"county": COUNTY, "after": None}
     first = await post(http, token, scenarios.NEEDS_PAGE, variables)
     assert first.status_code == 200 and first.json()["data"]["needs"]["edges"] == []
-    # The compiled path answered and charged the page's cost: a minute's budget of 400 is
-    # paid off at 400 a minute, so 203 takes a little over 30 seconds.
+    # The compiled path answered and charged the page's cost: a minute's budget of 800 is
+    # paid off at 800 a minute, so 453 takes a little over 30 seconds.
     [(key, ahead)] = await spent_rows(engine)
     assert key == f"member:{world.members['ngo']}"
     assert ahead == pytest.approx(60 * NEEDS_PAGE_COST / PER_MINUTE, abs=2)
@@ -88,7 +88,7 @@ async def test_the_compiled_page_is_charged_and_refused_over_the_budget(
     assert error["extensions"]["code"] == "RATE_LIMITED"
     retry_after = error["extensions"]["retryAfter"]
     assert int(second.headers["Retry-After"]) == retry_after
-    # 2 x 203 exceeds the 400 of a minute by 6: paid off in about 1 s, at least 1.
+    # 2 x 453 exceeds the 800 of a minute by 106: paid off in about 8 s, at least 1.
     assert 1 <= retry_after <= math.ceil(60 * (2 * NEEDS_PAGE_COST - PER_MINUTE) / PER_MINUTE) + 1
     # The refusal spent nothing.
     [(_, ahead_after)] = await spent_rows(engine)
@@ -249,7 +249,7 @@ async def test_an_operation_past_the_request_timeout_ends_with_timeout(
     ):
         response = await http.post(
             "/graphql",
-            json={"query": "{ needs(first: 100) { nodes { id child { code } claims { id } } } }"},
+            json={"query": "{ needs(first: 50) { nodes { id child { code } claims { id } } } }"},
             headers={"X-Hub-Dev-Member": "officer"},
         )
     assert response.status_code == 504
@@ -273,7 +273,7 @@ async def test_over_a_websocket_queries_time_out_and_subscriptions_run_on(
         await asyncio.sleep(0.2)
         await stream.connection.send(
             '{"id": "2", "type": "subscribe", "payload": {"query": '
-            '"{ needs(first: 100) { nodes { id child { code } claims { id } } } }"}}'
+            '"{ needs(first: 50) { nodes { id child { code } claims { id } } } }"}}'
         )
         message = await stream.receive()
         assert message.type == "error"

@@ -34,7 +34,9 @@ class OperationNotTrusted(DomainError):
 
 def sha256_of(document: str) -> str:
     """The hash clients send for a document: SHA-256 of its exact UTF-8 text, lowercase hex."""
-    return hashlib.sha256(document.encode()).hexdigest()
+    # A lone surrogate (JSON lets a client send one) has no UTF-8 form: hashed as it came, the
+    # document is then refused as it parses (GRAPHQL_PARSE_FAILED), not by a crash here.
+    return hashlib.sha256(document.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,16 @@
 """What an operation costs: an estimate of the objects it can make the hub read, before it runs.
 
 The model is GitHub's and Shopify's: every field that returns an object costs 1, a scalar costs
-nothing, and what a list selects is paid once per item it can hold. A connection holds
+nothing, and what a list selects is paid once per item it can hold, at least 1 per item (an
+item is an object read even when it selects only scalars). A connection holds
 ``first`` (or ``last``) items, or the default page size, never more than the maximum page size;
 ``_entities`` holds as many as the representations sent; a list without a bound is assumed to
 hold ``ASSUMED_LIST_SIZE``. A mutation's root field costs ``MUTATION_COST``, since it writes.
 
 Arguments may come from variables (``first: $n``), so the cost is computed per request, on a
 validated document, with the request's variables. Fragments are expanded and every branch of
-an abstract type is counted, which overestimates rather than under.
+an abstract type is counted, which overestimates rather than under; each fragment's cost is
+reckoned once per place it can stand in, so the count takes time linear in the document.
 """
 
 from __future__ import annotations
@@ -95,6 +97,9 @@ class _Counter:
         self.fragments = fragments
         self.variables = variables
         self.pages = pages
+        self.fragment_costs: dict[tuple[str, str | None, int | None, int | None], int] = {}
+        self.flat_costs: dict[str, int] = {}
+        self.open: set[tuple[str, str | None, int | None, int | None]] = set()
 
     def selection_cost(
         self,
@@ -103,7 +108,6 @@ class _Counter:
         *,
         page: int | None,
         root_base: int | None = None,
-        seen: frozenset[str] = frozenset(),
     ) -> int:
         if selection_set is None:
             return 0
@@ -116,22 +120,31 @@ class _Counter:
                 if selection.type_condition is not None:
                     target = self._type(selection.type_condition.name.value, parent)
                 total += self.selection_cost(
-                    selection.selection_set, target, page=page, root_base=root_base, seen=seen
+                    selection.selection_set, target, page=page, root_base=root_base
                 )
             elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in seen:
-                    continue
-                target = self._type(fragment.type_condition.name.value, parent)
-                total += self.selection_cost(
-                    fragment.selection_set,
-                    target,
-                    page=page,
-                    root_base=root_base,
-                    seen=seen | {name},
-                )
+                total += self._fragment_cost(selection.name.value, parent, page, root_base)
         return total
+
+    def _fragment_cost(
+        self, name: str, parent: Any, page: int | None, root_base: int | None
+    ) -> int:
+        """A fragment's cost where it is spread, reckoned once for each place it can stand in
+        (its parent type, page and root): walked again at every spread, fragments spreading
+        each other twice would take time exponential in their number."""
+        key = (name, getattr(parent, "name", None), page, root_base)
+        known = self.fragment_costs.get(key)
+        if known is not None:
+            return known
+        fragment = self.fragments.get(name)
+        if fragment is None or key in self.open:
+            return 0  # unknown or cyclic: validation refused it already
+        self.open.add(key)
+        target = self._type(fragment.type_condition.name.value, parent)
+        cost = self.selection_cost(fragment.selection_set, target, page=page, root_base=root_base)
+        self.open.discard(key)
+        self.fragment_costs[key] = cost
+        return cost
 
     def field_cost(
         self, node: FieldNode, parent: Any, *, page: int | None, root_base: int | None
@@ -145,16 +158,16 @@ class _Counter:
         if is_leaf_type(named):
             return 0
         base = root_base if root_base is not None else 1
-        size = self._list_size(node, definition.type, page)
         inner_page = self._page_size(node) if self._is_connection(node, named) else None
         children = self.selection_cost(node.selection_set, named, page=inner_page)
-        return base + size * children
+        if not _is_list(definition.type):
+            return base + children
+        # Each item of a list is an object read, whatever it selects: a list of objects that
+        # select only scalars (40,000 ``_entities`` representations asking for a code) costs
+        # at least one per item, not nothing.
+        return base + self._list_size(node, page) * max(1, children)
 
-    def _list_size(self, node: FieldNode, field_type: Any, page: int | None) -> int:
-        if isinstance(field_type, GraphQLNonNull):
-            field_type = field_type.of_type
-        if not isinstance(field_type, GraphQLList):
-            return 1
+    def _list_size(self, node: FieldNode, page: int | None) -> int:
         if node.name.value == "_entities":
             return max(1, self._length(_argument(node, "representations")))
         if page is not None and node.name.value in _PAGE_LISTS:
@@ -179,12 +192,23 @@ class _Counter:
             return 0
         total = 1
         for selection in selection_set.selections:
-            inner = getattr(selection, "selection_set", None)
             if isinstance(selection, FragmentSpreadNode):
-                fragment = self.fragments.get(selection.name.value)
-                inner = fragment.selection_set if fragment is not None else None
+                total += self._flat_fragment_cost(selection.name.value)
+                continue
+            inner = getattr(selection, "selection_set", None)
             total += self._flat_cost(inner) if inner is not None else 0
         return total
+
+    def _flat_fragment_cost(self, name: str) -> int:
+        known = self.flat_costs.get(name)
+        if known is not None:
+            return known
+        fragment = self.fragments.get(name)
+        if fragment is None:
+            return 0
+        self.flat_costs[name] = 0  # a cycle (refused by validation) counts nothing
+        cost = self.flat_costs[name] = self._flat_cost(fragment.selection_set)
+        return cost
 
     def _type(self, name: str, parent: Any) -> Any:
         return self.schema.get_type(name) or parent
@@ -203,6 +227,12 @@ class _Counter:
     def _length(self, node: ValueNode | None) -> int:
         value = self._value(node)
         return len(value) if isinstance(value, list) else 1
+
+
+def _is_list(field_type: Any) -> bool:
+    if isinstance(field_type, GraphQLNonNull):
+        field_type = field_type.of_type
+    return isinstance(field_type, GraphQLList)
 
 
 def _argument(node: FieldNode, name: str) -> ValueNode | None:
