@@ -533,6 +533,7 @@ async def test_a_slow_subscriber_is_dropped_not_buffered(
 
 async def test_a_subscription_never_holds_more_than_its_queue() -> None:
     broker = EventBroker(queue_size=QUEUE_SIZE)
+    broker.resume()
     event = NeedEvent(
         uuid.uuid4(),
         NeedEventKind.OPENED,
