@@ -21,6 +21,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
