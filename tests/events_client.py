@@ -19,9 +19,9 @@ from websockets.exceptions import ConnectionClosed
 PROTOCOL = "graphql-transport-ws"
 
 NEED_EVENTS = """
-subscription($jurisdiction: String, $categories: [NeedCategory!]) {
-  needEvents(jurisdiction: $jurisdiction, categories: $categories) {
-    kind at need { id status version category urgency description region { code } }
+subscription($jurisdiction: String, $categories: [NeedCategory!], $after: String) {
+  needEvents(jurisdiction: $jurisdiction, categories: $categories, after: $after) {
+    kind at cursor need { id status version category urgency description region { code } }
   }
 }
 """
