@@ -148,6 +148,7 @@ def create_app(
     )
     graphql = HubGraphQL(
         schema,
+        settings=settings,
         graphql_ide="graphiql" if settings.is_dev else None,
     )
     return Starlette(
