@@ -20,6 +20,7 @@ import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from starlette.applications import Starlette
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
@@ -30,7 +31,7 @@ from hub.settings import Settings
 from tests.auth import Tokens
 from tests.conftest import TEST_SETTINGS
 from tests.coordination import OPEN_NEED, REGISTER
-from tests.events_client import NEED_EVENTS, PROTOCOL
+from tests.events_client import NEED_EVENTS, PROTOCOL, Rejected, served, subscribed
 from tests.own_server import OwnServer, own_server
 from tests.processes import Service, free_port, running
 from tests.world import VILLAGE, build_world
@@ -45,6 +46,7 @@ query($after: String) {
 }
 """
 WRITERS = 4
+BARE_EVENTS = "subscription { needEvents { kind need { id } } }"
 
 
 @dataclass
@@ -199,10 +201,17 @@ def server() -> Iterator[OwnServer]:
         yield started
 
 
+@dataclass
+class InProcessHub:
+    app: Starlette
+    settings: Settings
+    tokens: Tokens
+
+
 @pytest.fixture
-async def setting_up(server: OwnServer, tmp_path: Path) -> AsyncIterator[tuple[Settings, Tokens]]:
-    """The own server migrated, the test world in it, and an in-process hub that signs
-    tokens the two hub processes trust (they share its keys)."""
+async def setting_up(server: OwnServer, tmp_path: Path) -> AsyncIterator[InProcessHub]:
+    """The own server migrated, the test world in it, and an in-process hub on it, which
+    signs tokens the hub processes trust too (they share its keys)."""
     url = async_url(server.url)
     await migrate.upgrade(url)
     engine = create_engine(url, pool_size=2)
@@ -211,7 +220,7 @@ async def setting_up(server: OwnServer, tmp_path: Path) -> AsyncIterator[tuple[S
     try:
         async with LifespanManager(app):
             world = await build_world(engine)
-            yield settings, Tokens(app, engine, world, settings)
+            yield InProcessHub(app, settings, Tokens(app, engine, world, settings))
     finally:
         await engine.dispose()
 
@@ -266,9 +275,9 @@ async def _kill_listeners(server: OwnServer) -> int:
 
 @pytest.mark.slow
 async def test_no_acknowledged_write_is_missed_across_a_lost_listener_and_a_restart(
-    server: OwnServer, setting_up: tuple[Settings, Tokens], tmp_path: Path
+    server: OwnServer, setting_up: InProcessHub, tmp_path: Path
 ) -> None:
-    settings, tokens = setting_up
+    settings, tokens = setting_up.settings, setting_up.tokens
     started = time.monotonic()
     ports = [free_port(), free_port()]
     addresses = [f"127.0.0.1:{port}" for port in ports]
@@ -366,3 +375,29 @@ async def test_no_acknowledged_write_is_missed_across_a_lost_listener_and_a_rest
     for follower in followers:
         assert follower.endings["EVENTS_INTERRUPTED"] >= 1, report
         assert follower.misses(load.acknowledged) == [], report
+
+
+@pytest.mark.slow
+async def test_a_stream_opened_while_the_listener_reconnects_is_told_at_once(
+    server: OwnServer, setting_up: InProcessHub
+) -> None:
+    """PostgreSQL is back, but the process's listener is still waiting to reconnect: a
+    subscription made now would hear nothing, so it ends at once rather than in silence."""
+    listener = setting_up.app.state.event_listener
+    token = await setting_up.tokens.member("ngo")
+    async with served(setting_up.app) as address:
+        await asyncio.wait_for(listener.listening.wait(), timeout=10)
+        await asyncio.to_thread(server.restart, 3.5)  # its pause grows to 4 s meanwhile
+        assert not listener.listening.is_set()
+        started = time.monotonic()
+        while True:  # the first connections after the restart may still meet the old pool
+            try:
+                async with subscribed(address, token, query=BARE_EVENTS) as stream:
+                    codes = await stream.ended_with(wait=1)
+                break
+            except Rejected:
+                assert time.monotonic() - started < 5
+                await asyncio.sleep(0.1)
+        assert not listener.listening.is_set(), "the listener came back: test again"
+        assert codes == ["EVENTS_INTERRUPTED"]
+        print(f"told in {time.monotonic() - started:.2f} s")
