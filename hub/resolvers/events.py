@@ -16,12 +16,17 @@ not listening). A connection runs at most ``max_subscriptions_per_connection`` a
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncGenerator, Iterator
+
+import asyncpg
+from sqlalchemy.exc import DBAPIError
 
 from hub.auth.principal import Principal
 from hub.domain import event_replay, subscriptions
 from hub.domain.errors import DomainError, Forbidden, Unauthenticated
+from hub.domain.event_broker import INTERRUPTED, EventsInterrupted
 from hub.domain.events import NeedEventKind
 from hub.domain.jurisdiction import validate_prefix
 from hub.domain.subscriptions import EventFilter
@@ -30,6 +35,8 @@ from hub.schema.context import Info
 from hub.schema.events import NeedEvent
 from hub.schema.needs import Need
 from hub.vocabulary import NeedCategory
+
+logger = logging.getLogger(__name__)
 
 
 class TooManySubscriptions(DomainError):
@@ -59,7 +66,11 @@ async def need_events(
     if not subscriptions.may_follow(principal, wanted.jurisdiction):
         raise Forbidden("reading needs in this jurisdiction is outside your reach")
     recheck = context.settings.events_recheck_seconds
-    with _counted(context), context.broker.subscribe() as subscription:
+    with (
+        _counted(context),
+        context.broker.subscribe() as subscription,
+        _interrupted_by_losing_the_database(),
+    ):
         # Registered first, then the horizon noted: see hub.domain.event_replay.
         subscription.raise_if_ended()
         async with context.sessions() as session:
@@ -103,6 +114,45 @@ async def need_events(
                     need=Need.from_view(view),
                     cursor=event_replay.cursor_at(position),
                 )
+
+
+@contextlib.contextmanager
+def _interrupted_by_losing_the_database() -> Iterator[None]:
+    """A stream whose database went away (PostgreSQL restarting, its connection cut) cannot
+    read the needs its events name, and may miss events as one whose listener did: it ends
+    with EVENTS_INTERRUPTED, whose recovery the client knows, not an internal error."""
+    try:
+        yield
+    except Exception as exc:
+        if isinstance(exc, DomainError) or not _lost_the_database(exc):
+            raise
+        logger.warning("a need-event stream lost the database: %r", exc)
+        raise EventsInterrupted(INTERRUPTED) from exc
+
+
+# What asyncpg raises when the server goes away under a connection in use (statements run on
+# asyncpg directly, hub.db.raw, are not wrapped by SQLAlchemy).
+_SERVER_GONE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+def _lost_the_database(error: BaseException) -> bool:
+    """Whether ``error``, or what it was raised from, says the connection to PostgreSQL was
+    lost or could not be made."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, _SERVER_GONE | OSError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 @contextlib.contextmanager
