@@ -37,7 +37,10 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    Message,
+)
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -83,6 +86,22 @@ class HubTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await super().handle_connection_init(message)
         except TooManyConnections as refused:
             await self.websocket.close(code=CLOSE_CODE, reason=str(refused))
+
+    async def send_message(self, message: Message) -> None:
+        await super().send_message(message)
+        if message["type"] != "next" or not message["payload"].get("errors"):
+            return
+        operation = self.operations.get(message["id"])
+        if operation is None or not _is_subscription(operation.query, operation.operation_name):
+            return
+        # An event whose fields failed (its need could not be read: the database went away
+        # mid-read) never reaches the client, and graphql-core would go on with the next:
+        # the stream ends at the error instead, so that the client resumes from its last
+        # cursor rather than go on past a hole. (An error the stream ended with anyway is
+        # completed here a moment earlier.)
+        await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        if operation.task is not None:
+            operation.task.cancel()
 
     async def shutdown(self) -> None:
         try:
