@@ -50,6 +50,7 @@ class Listener:
         self.ping_seconds = ping_seconds
         # Set while LISTEN is in effect; health checks and tests read it.
         self.listening = asyncio.Event()
+        self._listened = False
 
     def _notified(self, connection: Any, pid: int, channel: str, payload: str) -> None:
         self.on_notification(payload)
@@ -65,15 +66,22 @@ class Listener:
         """Listen until cancelled, reconnecting whenever the connection is lost."""
         pause = FIRST_PAUSE
         while True:
+            failure: Exception | None = None
             try:
                 await self._listen_once()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure of the connection: reconnect, never die
-                logger.warning("listening for events failed (%s); retrying in %.1fs", exc, pause)
-            if self.listening.is_set():
-                pause = FIRST_PAUSE
+                failure = exc
             self._stopped_listening()
+            if self._listened:
+                # A connection that worked starts the pauses afresh.
+                self._listened = False
+                pause = FIRST_PAUSE
+            if failure is not None:
+                logger.warning(
+                    "listening for events failed (%s); retrying in %.1fs", failure, pause
+                )
             await asyncio.sleep(pause)
             pause = min(pause * 2, LONGEST_PAUSE)
 
@@ -92,6 +100,7 @@ class Listener:
             await connection.add_listener(self.channel, self._notified)
             if not lost.is_set():
                 self.listening.set()
+                self._listened = True
                 self.on_listening()
                 logger.info("listening for events on %s", self.channel)
             while not lost.is_set():
