@@ -103,6 +103,8 @@ def create_app(
             events.CHANNEL,
             on_notification=lambda payload: _publish(broker, payload),
             on_lost=broker.interrupt,
+            on_listening=broker.resume,
+            ping_seconds=settings.events_ping_seconds,
         )
         sessions = app.state.sessions
         # Each repeats at its interval; an interval of 0 turns it off.
@@ -146,6 +148,7 @@ def create_app(
     )
     graphql = HubGraphQL(
         schema,
+        settings=settings,
         graphql_ide="graphiql" if settings.is_dev else None,
     )
     return Starlette(

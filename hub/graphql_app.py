@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -37,6 +38,10 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    Message,
+)
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -50,6 +55,8 @@ from hub.protocol.errors import ProtocolError, code_for_status
 from hub.protocol.media import GRAPHQL_RESPONSE, JSON, negotiate
 from hub.protocol.persisted_queries import PersistedQueries
 from hub.resolvers.context import Context
+from hub.settings import Settings
+from hub.websocket_limits import CLOSE_CODE, ConnectionLimit, TooManyConnections
 
 AUTHORIZATION = "authorization"
 # Set on a request's state by the compiled path once it has charged the request's cost, so that
@@ -72,7 +79,37 @@ _REQUEST_ERROR_STATUS = {
 
 class HubTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, with a restricted client held to its trusted documents, and
-    queries and mutations held to the request timeout as over HTTP (subscriptions run on)."""
+    queries and mutations held to the request timeout as over HTTP (subscriptions run on);
+    a principal's connections beyond its limit closed with a reason."""
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except TooManyConnections as refused:
+            await self.websocket.close(code=CLOSE_CODE, reason=str(refused))
+
+    async def send_message(self, message: Message) -> None:
+        await super().send_message(message)
+        if message["type"] != "next" or not message["payload"].get("errors"):
+            return
+        operation = self.operations.get(message["id"])
+        if operation is None or not _is_subscription(operation.query, operation.operation_name):
+            return
+        # An event whose fields failed (its need could not be read: the database went away
+        # mid-read) never reaches the client, and graphql-core would go on with the next:
+        # the stream ends at the error instead, so that the client resumes from its last
+        # cursor rather than go on past a hole. (An error the stream ended with anyway is
+        # completed here a moment earlier.)
+        await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        if operation.task is not None:
+            operation.task.cancel()
+
+    async def shutdown(self) -> None:
+        try:
+            await super().shutdown()
+        finally:
+            if self.context.release_connection is not None:
+                self.context.release_connection()
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         try:
@@ -97,9 +134,16 @@ class HubTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 class HubGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = HubTransportWSHandler
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, settings: Settings | None = None, **kwargs: Any) -> None:
+        settings = settings or Settings()
         kwargs.setdefault("subscription_protocols", (GRAPHQL_TRANSPORT_WS_PROTOCOL,))
+        # A socket that never says connection_init is closed (4408) rather than held open.
+        kwargs.setdefault(
+            "connection_init_wait_timeout",
+            timedelta(seconds=settings.websocket_init_timeout_seconds),
+        )
         super().__init__(*args, **kwargs)
+        self.connections = ConnectionLimit(settings.max_websockets_per_principal)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -323,6 +367,7 @@ class HubGraphQL(GraphQL[Context, None]):
         principal, reason = await context.authenticate(credentials)
         if principal is None:
             raise ConnectionRejectionError({"message": reason})
+        context.release_connection = self.connections.admit(principal)
         context.credentials = credentials
         context.expires_at = _expiry(given)
         context.act_as(principal)

@@ -86,6 +86,13 @@ class Settings:
     events_queue_size: int = 100
     # How often an idle subscription re-reads its subscriber's roles (each event does too).
     events_recheck_seconds: float = 60.0
+    # How often the LISTEN connection is pinged when quiet: a connection that died without a
+    # word (no FIN, no RST) is noticed, and its subscribers told, within this plus 5 s.
+    events_ping_seconds: float = 5.0
+    # WebSocket connections one principal (member, else OAuth client) may hold open at once,
+    # per process; and how long a new connection may take to send connection_init.
+    max_websockets_per_principal: int = 20
+    websocket_init_timeout_seconds: float = 10.0
 
     # Persisted documents each process keeps in memory in front of the database.
     persisted_documents_cache: int = 1000
@@ -229,6 +236,21 @@ class Settings:
             ),
             events_recheck_seconds=_float(
                 env, "HUB_EVENTS_RECHECK_SECONDS", cls.events_recheck_seconds, minimum=1.0
+            ),
+            events_ping_seconds=_float(
+                env, "HUB_EVENTS_PING_SECONDS", cls.events_ping_seconds, minimum=0.1
+            ),
+            max_websockets_per_principal=_int(
+                env,
+                "HUB_MAX_WEBSOCKETS_PER_PRINCIPAL",
+                cls.max_websockets_per_principal,
+                minimum=1,
+            ),
+            websocket_init_timeout_seconds=_float(
+                env,
+                "HUB_WEBSOCKET_INIT_TIMEOUT_SECONDS",
+                cls.websocket_init_timeout_seconds,
+                minimum=0.1,
             ),
             max_document_length=_int(
                 env, "HUB_MAX_DOCUMENT_LENGTH", cls.max_document_length, minimum=256

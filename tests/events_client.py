@@ -19,9 +19,9 @@ from websockets.exceptions import ConnectionClosed
 PROTOCOL = "graphql-transport-ws"
 
 NEED_EVENTS = """
-subscription($jurisdiction: String, $categories: [NeedCategory!]) {
-  needEvents(jurisdiction: $jurisdiction, categories: $categories) {
-    kind at need { id status version category urgency description region { code } }
+subscription($jurisdiction: String, $categories: [NeedCategory!], $after: String) {
+  needEvents(jurisdiction: $jurisdiction, categories: $categories, after: $after) {
+    kind at cursor need { id status version category urgency description region { code } }
   }
 }
 """
@@ -106,6 +106,7 @@ async def subscribed(
     *,
     variables: dict[str, Any] | None = None,
     init_payload: dict[str, Any] | None = None,
+    query: str = NEED_EVENTS,
 ) -> AsyncIterator[EventStream]:
     """Connected, authenticated (``Authorization: Bearer token`` in connection_init) and
     subscribed to needEvents; raises ``Rejected`` if the hub closes the connection."""
@@ -125,7 +126,7 @@ async def subscribed(
                 {
                     "id": "1",
                     "type": "subscribe",
-                    "payload": {"query": NEED_EVENTS, "variables": variables or {}},
+                    "payload": {"query": query, "variables": variables or {}},
                 }
             )
         )

@@ -533,6 +533,7 @@ async def test_a_slow_subscriber_is_dropped_not_buffered(
 
 async def test_a_subscription_never_holds_more_than_its_queue() -> None:
     broker = EventBroker(queue_size=QUEUE_SIZE)
+    broker.resume()
     event = NeedEvent(
         uuid.uuid4(),
         NeedEventKind.OPENED,
@@ -572,6 +573,26 @@ async def test_losing_the_event_feed_ends_every_stream(
         await subscribers(app, 1)
         need = await a_need(gql, await a_child(gql))
         await expect(stream, "OPENED", need)
+
+
+async def test_the_listener_reconnects_promptly_after_every_loss(
+    app: Starlette, hub: str, engine: AsyncEngine
+) -> None:
+    """The pause before reconnecting grows only while reconnecting fails: a connection that
+    worked starts it afresh, so the fifth loss costs no more than the first."""
+    listener = app.state.event_listener
+    for _ in range(5):
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = 'hub-events' AND datname = current_database()"
+                )
+            )
+        await until(lambda: not listener.listening.is_set(), wait=5)
+        started = time.monotonic()
+        await asyncio.wait_for(listener.listening.wait(), timeout=10)
+        assert time.monotonic() - started < 2
 
 
 def free_port() -> int:

@@ -7,7 +7,8 @@ without bound, so the hub's memory stays within queue size x subscribers, and a 
 believes it saw every event when it did not. A dropped client resubscribes and catches up with
 the change feed (``needs(orderBy: CHANGED)`` from its last cursor). Likewise, when the
 process's LISTEN connection is lost, events may have been missed, so every stream ends with
-``EVENTS_INTERRUPTED``.
+``EVENTS_INTERRUPTED``; and a subscription made while it is not listening (before the first
+LISTEN, or while it reconnects) ends at once the same way, since it would hear nothing.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ class Subscription:
             self.end(
                 SlowSubscriber(
                     "events arrived faster than this subscription read them; it was ended "
-                    "rather than let events pile up. Resubscribe, and catch up with the change "
-                    "feed (needs with orderBy: CHANGED, after your last cursor)",
+                    "rather than let events pile up. Resubscribe with the last cursor you were "
+                    "given (needEvents' after), which replays what you missed",
                     queue_size=self._queue.maxsize,
                 )
             )
@@ -58,6 +59,11 @@ class Subscription:
             while not self._queue.empty():
                 self._queue.get_nowait()
         self._woken.set()
+
+    def raise_if_ended(self) -> None:
+        """Raise the reason the subscription was ended, if it was."""
+        if self._ended is not None:
+            raise self._ended
 
     @property
     def backlog(self) -> int:
@@ -79,14 +85,25 @@ class Subscription:
                 return None
 
 
+INTERRUPTED = (
+    "the hub lost its connection to the event feed; resubscribe with the last cursor you "
+    "were given (needEvents' after), which replays what you missed"
+)
+
+
 class EventBroker:
     def __init__(self, queue_size: int) -> None:
         self.queue_size = queue_size
         self._subscriptions: set[Subscription] = set()
+        # Whether the process's LISTEN is in effect: only then does a new subscription hear
+        # every event committed after it registered.
+        self.listening = False
 
     @contextlib.contextmanager
     def subscribe(self) -> Iterator[Subscription]:
         subscription = Subscription(self.queue_size)
+        if not self.listening:
+            subscription.end(EventsInterrupted(INTERRUPTED))
         self._subscriptions.add(subscription)
         try:
             yield subscription
@@ -101,13 +118,13 @@ class EventBroker:
         for subscription in list(self._subscriptions):
             subscription.offer(event)
 
+    def resume(self) -> None:
+        """The process hears events again: subscriptions made from now on are served."""
+        self.listening = True
+
     def interrupt(self) -> None:
-        """The process stopped hearing events for a while: end every stream, so that none
-        silently misses what happened meanwhile."""
+        """The process stopped hearing events: end every stream, so that none silently misses
+        what happens until it listens again, and refuse new ones until then."""
+        self.listening = False
         for subscription in list(self._subscriptions):
-            subscription.end(
-                EventsInterrupted(
-                    "the hub lost its connection to the event feed; resubscribe, and catch up "
-                    "with the change feed (needs with orderBy: CHANGED, after your last cursor)"
-                )
-            )
+            subscription.end(EventsInterrupted(INTERRUPTED))

@@ -7,6 +7,13 @@ payload is small and carries no personal data: the need's id, what happened, its
 category, and when; for a change of region or category (a merge moving needs, an update), also the
 ones it had before, so that a subscriber following either side hears of it. Every listener decides
 for each subscriber whether it may see the need as it is now (``hub.domain.subscriptions``).
+
+PostgreSQL adds the ``horizon`` to each payload as it sends it: the oldest transaction still
+running at that moment (``pg_snapshot_xmin``). Every transaction below it has ended before this
+one commits, so its own notifications are delivered before this one's: a subscriber that has
+heard this event has heard (or been told it missed) every change below the horizon, and may
+resume the change feed from there (``hub.domain.event_replay``). Transaction ids are not given
+out in commit order, so the changed need's own ``change_xid`` could not say as much.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import ARRAY, ColumnElement, Row, Text, bindparam, func, text
+from sqlalchemy import ARRAY, BigInteger, ColumnElement, Row, Text, bindparam, cast, func, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Need
@@ -43,6 +51,9 @@ class NeedEventKind(StrEnum):
     CANCELLED = "cancelled"
     UPDATED = "updated"
     MOVED = "moved"
+    # Not announced by any change: a need replayed from the change feed to a subscriber that
+    # resumed from a cursor, as it is now (``hub.domain.event_replay``).
+    CHANGED = "changed"
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,8 @@ class NeedEvent:
     # subscribers' filters: nobody is shown where a need was.
     previous_region_code: str | None = None
     previous_category: NeedCategory | None = None
+    # Set by PostgreSQL when it sends the event (see the module's note); None before.
+    horizon: int | None = None
 
     def payload(self) -> str:
         data = {
@@ -91,10 +104,20 @@ class NeedEvent:
                     if data.get("previous_category") is None
                     else NeedCategory(data["previous_category"])
                 ),
+                horizon=_horizon(data.get("horizon")),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             logger.warning("ignored an unreadable need event: %.200s", payload)
             return None
+
+
+def _horizon(value: Any) -> int | None:
+    """A payload's horizon; an event from a hub that sends none (a rolling upgrade) has none."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("not a transaction id")
+    return value
 
 
 def event_for(
@@ -127,15 +150,28 @@ def notify_column() -> ColumnElement[Any]:
     announces: the announcement costs no statement of its own. Executed with
     ``notify_params(event)``; delivered, as ``emit``'s, when and only if the transaction
     commits."""
-    return func.pg_notify(bindparam("event_channel"), bindparam("event_payload"))
+    return func.pg_notify(
+        bindparam("event_channel"), _with_horizon(bindparam("event_payload", type_=Text))
+    )
 
 
 def notify_params(event: NeedEvent) -> dict[str, str]:
     return {"event_channel": CHANNEL, "event_payload": event.payload()}
 
 
+# The oldest transaction running as the statement that announces runs (see the module's note).
+_HORIZON = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
+
+
+def _with_horizon(payload: ColumnElement[Any]) -> ColumnElement[Any]:
+    stamped = cast(payload, JSONB).op("||")(func.jsonb_build_object("horizon", _HORIZON))
+    return cast(stamped, Text)
+
+
 _NOTIFY_EACH = text(
-    "SELECT pg_notify(:channel, payload) FROM unnest(:payloads) AS payload"
+    "SELECT pg_notify(:channel, (payload::jsonb || jsonb_build_object('horizon',"
+    " pg_snapshot_xmin(pg_current_snapshot())::text::bigint))::text)"
+    " FROM unnest(:payloads) AS payload"
 ).bindparams(bindparam("payloads", type_=ARRAY(Text)))
 
 

@@ -46,6 +46,9 @@ class Context:
     response: Any = field(default=None, repr=False)
     prepaid: bool = False
     active_subscriptions: int = 0
+    # Counts this WebSocket connection out of its principal's open connections, once it
+    # closes (``hub.websocket_limits``); None until connection_init is accepted.
+    release_connection: Callable[[], None] | None = field(default=None, repr=False)
     loaders: RequestLoaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -17,3 +17,8 @@ class NeedEvent:
     kind: NeedEventKind
     at: datetime = strawberry.field(description="When it happened.")
     need: Need = strawberry.field(description="The need as it is now, as you may see it.")
+    cursor: str = strawberry.field(
+        description="Where this stream stands in the change feed: resubscribe with it as "
+        "`after` (or read `needs(orderBy: CHANGED, after:)` from it) and you miss nothing that "
+        "changed since; some needs may come again."
+    )

@@ -267,7 +267,9 @@ class Subscription:
         description="Needs opened, claimed, released, failed, revoked, expired, fulfilled or "
         "cancelled within jurisdiction (default: your whole reach), of the given categories "
         "(default: all); only needs you may see, checked for each event. Over a WebSocket "
-        "(graphql-transport-ws), authenticated in connection_init.",
+        "(graphql-transport-ws), authenticated in connection_init. Given `after` (a cursor of "
+        "the change feed, such as the last event's), it first replays, as CHANGED events, "
+        "the needs changed since, then goes on live: nothing is missed in between.",
     )
 
 
