@@ -57,6 +57,12 @@ class Settings:
     login_max_failures_per_account: int = 5
     login_max_failures_per_account_total: int = 50
     login_max_failures_per_address: int = 20
+    # Failed client authentications (a wrong secret or assertion, an unknown client) within a
+    # window: of one client from one address, of one client from all addresses, of one address.
+    client_auth_window: int = 900
+    client_auth_max_failures_per_client: int = 10
+    client_auth_max_failures_per_client_total: int = 100
+    client_auth_max_failures_per_address: int = 30
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
     signing_keys_refresh: int = 60
@@ -184,6 +190,30 @@ class Settings:
                 "HUB_LOGIN_MAX_FAILURES_PER_ADDRESS",
                 cls.login_max_failures_per_address,
                 minimum=1,
+            ),
+            client_auth_window=_int(
+                env, "HUB_CLIENT_AUTH_WINDOW", cls.client_auth_window, minimum=60, maximum=86400
+            ),
+            client_auth_max_failures_per_client=_int(
+                env,
+                "HUB_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT",
+                cls.client_auth_max_failures_per_client,
+                minimum=1,
+                maximum=10_000,
+            ),
+            client_auth_max_failures_per_client_total=_int(
+                env,
+                "HUB_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT_TOTAL",
+                cls.client_auth_max_failures_per_client_total,
+                minimum=1,
+                maximum=100_000,
+            ),
+            client_auth_max_failures_per_address=_int(
+                env,
+                "HUB_CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS",
+                cls.client_auth_max_failures_per_address,
+                minimum=1,
+                maximum=100_000,
             ),
             password_hash_time_cost=_int(
                 env, "HUB_PASSWORD_HASH_TIME_COST", cls.password_hash_time_cost, minimum=1
