@@ -7,6 +7,7 @@ request.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,6 +64,9 @@ class Settings:
     client_auth_max_failures_per_client: int = 10
     client_auth_max_failures_per_client_total: int = 100
     client_auth_max_failures_per_address: int = 30
+    # The proxies whose X-Forwarded-For names the client (addresses or CIDR networks); requests
+    # from any other peer are taken to come from the peer itself. None by default.
+    trusted_proxies: tuple[str, ...] = ()
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
     signing_keys_refresh: int = 60
@@ -215,6 +219,7 @@ class Settings:
                 minimum=1,
                 maximum=100_000,
             ),
+            trusted_proxies=_networks(env, "HUB_TRUSTED_PROXIES"),
             password_hash_time_cost=_int(
                 env, "HUB_PASSWORD_HASH_TIME_COST", cls.password_hash_time_cost, minimum=1
             ),
@@ -322,6 +327,24 @@ def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float)
     if not value >= minimum:  # also refuses NaN
         raise SettingsError(f"{name} must be at least {minimum}, not {raw!r}")
     return value
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """``10.0.0.5,10.1.0.0/16,fd00::/8``: addresses and CIDR networks, each checked here, so
+    that a typo fails at start-up instead of silently trusting nobody (or somebody else)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return ()
+    networks: list[str] = []
+    for item in raw.split(","):
+        value = item.strip()
+        try:
+            networks.append(str(ipaddress.ip_network(value, strict=True)))
+        except ValueError as exc:
+            raise SettingsError(
+                f"{name}: {value!r} is not an IP address or a CIDR network (such as 10.0.0.0/8)"
+            ) from exc
+    return tuple(networks)
 
 
 def _days_by_category(env: Mapping[str, str], name: str) -> tuple[tuple[NeedCategory, int], ...]:
