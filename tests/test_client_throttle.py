@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from hub.app import create_app
+from hub.db.engine import create_engine
 from hub.settings import Settings
 from hub.vocabulary import Role
-from tests.auth import add_client
+from tests.auth import Tokens, add_client
 from tests.world import COUNTY, World
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -253,3 +254,48 @@ async def test_a_throttled_answer_hashes_nothing(
             assert throttled(await attempt(http, machine, "wrong"))
             spent.append(time.perf_counter() - started)
     assert statistics.median(spent) < hashed / 3, (hashed, spent)
+
+
+# --- what a burst costs others ---------------------------------------------------------------
+
+
+@pytest.fixture
+async def small_pool(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A pool of one connection, so that holding it is felt at once."""
+    small = create_engine(database_url, pool_size=1)
+    yield small
+    await small.dispose()
+
+
+async def test_a_burst_of_wrong_secrets_holds_no_connection_others_need(
+    small_pool: AsyncEngine, costly: Settings, world: World, engine: AsyncEngine
+) -> None:
+    """Six wrong secrets at once, each hashed for some 400 ms: a request needing the database
+    meanwhile still gets a connection. (Each attempt held its connection while it hashed, and
+    such a request waited for the whole burst, one hash after another: seconds.)"""
+    slow = dataclasses.replace(
+        costly,
+        password_hash_time_cost=24,
+        password_hash_memory_kib=16384,
+        client_auth_max_failures_per_client=100,
+    )
+    _, client_id = await add_client(
+        engine, slow, world.providers["gan_bureau"], scopes=("register:read",), secret=SECRET
+    )
+    application = create_app(slow, engine=small_pool)
+    async with LifespanManager(application), from_address(application, "10.0.8.1") as http:
+        token = await Tokens(application, small_pool, world, slow).member("officer")
+        bearer = {"authorization": f"Bearer {token}"}
+        query = {"query": "{ viewer { login } }"}
+        assert (await http.post("/graphql", json=query, headers=bearer)).status_code == 200
+        burst = asyncio.gather(*(attempt(http, client_id, "wrong") for _ in range(6)))
+        await asyncio.sleep(0.2)  # the attempts are hashing now
+        started = time.perf_counter()
+        answer = await http.post("/graphql", json=query, headers=bearer)
+        waited = time.perf_counter() - started
+        hashing = not burst.done()
+        statuses = {response.status_code for response in await burst}
+    assert answer.json()["data"]["viewer"]["login"] == "officer"
+    assert statuses == {401}
+    assert hashing  # the request was served while the burst was still being hashed
+    assert waited < 1.0, waited

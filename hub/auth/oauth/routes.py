@@ -24,7 +24,7 @@ from hub.auth import pages
 from hub.auth.login import LOCKED, accept_invitation, open_invitation, sign_in
 from hub.auth.oauth import throttle
 from hub.auth.oauth.credentials import presented
-from hub.auth.oauth.portal import Portal
+from hub.auth.oauth.portal import LookupPortal, Portal
 from hub.auth.oauth.requests import BadForm, HubOAuth2Request, read_request
 from hub.auth.oauth.server import NO_STORE, HubAuthorizationServer, OAuthContext, server_metadata
 from hub.auth.passwords import check_password_strength, hash_secret
@@ -76,7 +76,10 @@ async def _run(
         # stay revoked, and a failed sign-in must stay counted, even though the response is
         # an error.
         async with state.sessions.begin() as session:
-            server = HubAuthorizationServer(OAuthContext(state.settings, Portal(session), keys))
+            context = OAuthContext(
+                state.settings, Portal(session), LookupPortal(state.autocommit_sessions), keys
+            )
+            server = HubAuthorizationServer(context)
             response: Response = await anyio.to_thread.run_sync(work, server, oauth_request)
     except Exception:
         # authlib answers what it expects with an OAuth2Error; anything else is the hub's own

@@ -40,7 +40,7 @@ from hub.auth.oauth.models import (
     MemberRecord,
     RefreshRecord,
 )
-from hub.auth.oauth.portal import Portal
+from hub.auth.oauth.portal import LookupPortal, Portal
 from hub.auth.oauth.requests import HubOAuth2Request
 from hub.auth.passwords import new_token, token_digest
 from hub.auth.policy import ALL_SCOPES
@@ -56,7 +56,10 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class OAuthContext:
     settings: Settings
+    # The request's transaction.
     portal: Portal
+    # Reads outside it (autocommit), each returning its connection at once: the client lookup.
+    lookups: LookupPortal
     keys: Keys
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -105,7 +108,8 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         # PostgreSQL text cannot hold NUL; no client id is longer than 100 characters.
         if not isinstance(client_id, str) or len(client_id) > 100 or "\x00" in client_id:
             return None
-        found: ClientRecord | None = self.ctx.portal.run(
+        # Outside the transaction: the secret is hashed next, and no connection waits for it.
+        found: ClientRecord | None = self.ctx.lookups.run(
             store.load_client, self.ctx.settings, client_id
         )
         return found
