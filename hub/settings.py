@@ -69,6 +69,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
+    # Password and secret hashes each process computes at once; more wait their turn.
+    password_hash_concurrency: int = 2
     signing_keys_refresh: int = 60
     external_jwks_refresh: int = 300
     # Encrypts the signing keys' private parts in the database; else a key in the data directory.
@@ -225,6 +227,13 @@ class Settings:
             ),
             password_hash_memory_kib=_int(
                 env, "HUB_PASSWORD_HASH_MEMORY_KIB", cls.password_hash_memory_kib, minimum=8192
+            ),
+            password_hash_concurrency=_int(
+                env,
+                "HUB_PASSWORD_HASH_CONCURRENCY",
+                cls.password_hash_concurrency,
+                minimum=1,
+                maximum=64,
             ),
             signing_keys_refresh=_int(
                 env, "HUB_SIGNING_KEYS_REFRESH", cls.signing_keys_refresh, minimum=1

@@ -63,6 +63,7 @@ def test_every_variable_is_read() -> None:
         ("HUB_TRUSTED_PROXIES", "10.0.0.1/8", "'10.0.0.1/8' is not an IP address"),
         ("HUB_TRUSTED_PROXIES", "*", "'\\*' is not an IP address"),
         ("HUB_CLIENT_AUTH_WINDOW", "10", "HUB_CLIENT_AUTH_WINDOW must be at least 60"),
+        ("HUB_PASSWORD_HASH_CONCURRENCY", "0", "HUB_PASSWORD_HASH_CONCURRENCY must be at least 1"),
         (
             "HUB_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT",
             "0",
@@ -88,8 +89,10 @@ def test_client_authentication_limits_are_read() -> None:
             "HUB_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT": "4",
             "HUB_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT_TOTAL": "40",
             "HUB_CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS": "12",
+            "HUB_PASSWORD_HASH_CONCURRENCY": "3",
         }
     )
+    assert settings.password_hash_concurrency == 3
     assert settings.client_auth_window == 600
     assert settings.client_auth_max_failures_per_client == 4
     assert settings.client_auth_max_failures_per_client_total == 40
