@@ -54,10 +54,10 @@ async def main(hub_url: str, burst: int) -> None:
         for _ in range(5):
             await probe()  # warm up
         summary("GraphQL request, at rest", [await timed(probe) for _ in range(30)])
-        summary("wrong secret", [await timed(wrong("bench-storm-00")) for _ in range(5)])
+        summary("wrong secret", [await timed(wrong("bench-storm-00")) for _ in range(8)])
         summary(
             "unknown client id",
-            [await timed(wrong(f"no-such-client-{n}")) for n in range(5)],
+            [await timed(wrong(f"no-such-client-{n}")) for n in range(8)],
         )
 
         attempts = asyncio.gather(*(timed(wrong("bench-storm-01")) for _ in range(burst)))
@@ -70,7 +70,10 @@ async def main(hub_url: str, burst: int) -> None:
         summary(f"GraphQL request, during {burst} wrong secrets", during)
         summary(f"the {burst} wrong secrets (all at once)", await task)
         print(f"{'the burst lasted':<44} {took:.0f} ms")
-        summary("a further wrong secret for that client", [await timed(wrong("bench-storm-01"))])
+        summary(
+            "further wrong secrets for that client",
+            [await timed(wrong("bench-storm-01")) for _ in range(10)],
+        )
 
 
 if __name__ == "__main__":
