@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import base64
 import secrets
+import socket
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from joserfc import jwt
 from joserfc.jwk import ECKey
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 
+from hub.app import create_app
+from hub.db.engine import create_engine
 from hub.settings import Settings
 from hub.vocabulary import Role
 from tests.auth import add_client
@@ -194,3 +200,28 @@ async def test_too_many_parameters_are_an_invalid_request(
     oauth_error(
         await http.post(endpoint, data=form, auth=(machine, SECRET)), 400, "invalid_request"
     )
+
+
+@pytest.fixture
+async def unreachable(settings: Settings) -> AsyncIterator[Starlette]:
+    """The hub with its database unreachable (nothing listens on the port)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    engine = create_engine(f"postgresql://hub@127.0.0.1:{port}/hub", pool_size=1)
+    application = create_app(settings, engine=engine)
+    async with LifespanManager(application):
+        yield application
+    await engine.dispose()
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+async def test_a_database_fault_is_a_masked_server_error_in_json(
+    unreachable: Starlette, endpoint: str
+) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=unreachable), base_url="http://hub.test"
+    ) as http:
+        response = await http.post(endpoint, data=FORM, auth=("some-client", "some-secret"))
+    oauth_error(response, 500, "server_error")
+    assert "127.0.0.1" not in response.text  # nothing of the fault is shown

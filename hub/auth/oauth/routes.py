@@ -85,8 +85,40 @@ async def _run(
         # authlib answers what it expects with an OAuth2Error; anything else is the hub's own
         # fault: logged, masked, and answered as RFC 6749 names it, in JSON like the rest.
         logger.exception("the OAuth request to %s failed", oauth_request.uri)
-        return _error("server_error", "the server could not handle the request", 500), None
+        return _server_error(), None
     return response, server
+
+
+def _server_error() -> JSONResponse:
+    return _error("server_error", "the server could not handle the request", 500)
+
+
+async def _admit(state: Any, attempt: throttle.Attempt) -> Response | None:
+    """None when the throttle lets the attempt go on; else the answer to give."""
+    try:
+        async with state.autocommit_sessions() as session:
+            admission = await throttle.admit(session, state.settings, attempt)
+    except Exception:
+        # Unable to count the attempt, the hub does not check it either (no hashing unbounded).
+        logger.exception("the client-authentication throttle could not be consulted")
+        return _server_error()
+    if admission.admitted:
+        return None
+    return _error(
+        "invalid_client",
+        "too many failed client authentications: try again later",
+        429,
+        **{"Retry-After": str(admission.retry_after)},
+    )
+
+
+async def _forgive(state: Any, attempt: throttle.Attempt) -> None:
+    try:
+        async with state.autocommit_sessions() as session:
+            await throttle.forgive(session, state.settings, attempt)
+    except Exception:
+        # The client did authenticate and gets its answer; its budget stays a little short.
+        logger.exception("the client-authentication throttle could not give an attempt back")
 
 
 async def _with_server(request: Request, work: Work) -> Response:
@@ -112,19 +144,12 @@ async def _authenticating_client(request: Request, work: Work) -> Response:
     attempt = None
     if credentials is not None:
         attempt = throttle.Attempt(credentials.client_id, oauth_request.address)
-        async with state.autocommit_sessions() as session:
-            admission = await throttle.admit(session, state.settings, attempt)
-        if not admission.admitted:
-            return _error(
-                "invalid_client",
-                "too many failed client authentications: try again later",
-                429,
-                **{"Retry-After": str(admission.retry_after)},
-            )
+        refused = await _admit(state, attempt)
+        if refused is not None:
+            return refused
     response, server = await _run(state, oauth_request, work)
     if attempt is not None and server is not None and server.authenticated_client is not None:
-        async with state.autocommit_sessions() as session:
-            await throttle.forgive(session, state.settings, attempt)
+        await _forgive(state, attempt)
     return response
 
 
