@@ -225,3 +225,20 @@ async def test_a_database_fault_is_a_masked_server_error_in_json(
         response = await http.post(endpoint, data=FORM, auth=("some-client", "some-secret"))
     oauth_error(response, 500, "server_error")
     assert "127.0.0.1" not in response.text  # nothing of the fault is shown
+
+
+async def test_an_unknown_token_type_hint_is_ignored(http: httpx.AsyncClient, machine: str) -> None:
+    """RFC 7009 §2.1 and §2.2: the hint only helps the server look; a wrong one is ignored."""
+    form = {"token": "not-a-token", "token_type_hint": "no-such-type"}
+    introspected = await http.post("/oauth/introspect", data=form, auth=(machine, SECRET))
+    assert (introspected.status_code, introspected.json()) == (200, {"active": False})
+    revoked = await http.post("/oauth/revoke", data=form, auth=(machine, SECRET))
+    assert revoked.status_code == 200, revoked.text
+
+
+@pytest.mark.parametrize("endpoint", ["/oauth/introspect", "/oauth/revoke"])
+async def test_a_missing_token_is_an_invalid_request(
+    http: httpx.AsyncClient, machine: str, endpoint: str
+) -> None:
+    response = await http.post(endpoint, data={"token": ""}, auth=(machine, SECRET))
+    oauth_error(response, 400, "invalid_request")
