@@ -145,6 +145,7 @@ async def test_a_parallel_burst_is_held_to_the_budget(app: Starlette, machine: s
     assert statuses == [401] * 3 + [429] * 27
 
 
+@pytest.mark.slow
 async def test_processes_share_the_budget(
     app: Starlette, machine: str, database_url: str, tmp_path: Path
 ) -> None:
