@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -73,15 +73,26 @@ def _migrated_url(settings: Settings) -> str:
     return url
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What every way of serving the hub tells uvicorn, one process or many.
+
+    X-Forwarded-For names the client only when it comes from a proxy in HUB_TRUSTED_PROXIES;
+    from any other peer it is ignored, and the peer is the client. (uvicorn's own default trusts
+    127.0.0.1, which would let anything on the host choose its address, and so its sign-in and
+    client-authentication limits.) The application reads the address only from the ASGI scope,
+    where uvicorn's proxy-headers middleware puts the client it trusts."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies),
+    }
+
+
 def _serve(settings: Settings, database_url: str | None = None) -> None:
     if settings.workers == 1:
-        uvicorn.run(
-            create_app(settings, serving=True),
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            proxy_headers=True,
-        )
+        uvicorn.run(create_app(settings, serving=True), **uvicorn_options(settings))
         return
     # Each worker process builds the application from the environment: pass on what this
     # command decided (its options, the database it migrated), and create the keys kept in the
@@ -100,10 +111,7 @@ def _serve(settings: Settings, database_url: str | None = None) -> None:
             "hub.app:app_from_env",
             factory=True,
             workers=settings.workers,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            proxy_headers=True,
+            **uvicorn_options(settings),
         )
     )
 

@@ -7,6 +7,7 @@ request.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -57,8 +58,19 @@ class Settings:
     login_max_failures_per_account: int = 5
     login_max_failures_per_account_total: int = 50
     login_max_failures_per_address: int = 20
+    # Failed client authentications (a wrong secret or assertion, an unknown client) within a
+    # window: of one client from one address, of one client from all addresses, of one address.
+    client_auth_window: int = 900
+    client_auth_max_failures_per_client: int = 10
+    client_auth_max_failures_per_client_total: int = 100
+    client_auth_max_failures_per_address: int = 30
+    # The proxies whose X-Forwarded-For names the client (addresses or CIDR networks); requests
+    # from any other peer are taken to come from the peer itself. None by default.
+    trusted_proxies: tuple[str, ...] = ()
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
+    # Password and secret hashes each process computes at once; more wait their turn.
+    password_hash_concurrency: int = 2
     signing_keys_refresh: int = 60
     external_jwks_refresh: int = 300
     # Encrypts the signing keys' private parts in the database; else a key in the data directory.
@@ -195,11 +207,43 @@ class Settings:
                 cls.login_max_failures_per_address,
                 minimum=1,
             ),
+            client_auth_window=_int(
+                env, "HUB_CLIENT_AUTH_WINDOW", cls.client_auth_window, minimum=60, maximum=86400
+            ),
+            client_auth_max_failures_per_client=_int(
+                env,
+                "HUB_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT",
+                cls.client_auth_max_failures_per_client,
+                minimum=1,
+                maximum=10_000,
+            ),
+            client_auth_max_failures_per_client_total=_int(
+                env,
+                "HUB_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT_TOTAL",
+                cls.client_auth_max_failures_per_client_total,
+                minimum=1,
+                maximum=100_000,
+            ),
+            client_auth_max_failures_per_address=_int(
+                env,
+                "HUB_CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS",
+                cls.client_auth_max_failures_per_address,
+                minimum=1,
+                maximum=100_000,
+            ),
+            trusted_proxies=_networks(env, "HUB_TRUSTED_PROXIES"),
             password_hash_time_cost=_int(
                 env, "HUB_PASSWORD_HASH_TIME_COST", cls.password_hash_time_cost, minimum=1
             ),
             password_hash_memory_kib=_int(
                 env, "HUB_PASSWORD_HASH_MEMORY_KIB", cls.password_hash_memory_kib, minimum=8192
+            ),
+            password_hash_concurrency=_int(
+                env,
+                "HUB_PASSWORD_HASH_CONCURRENCY",
+                cls.password_hash_concurrency,
+                minimum=1,
+                maximum=64,
             ),
             signing_keys_refresh=_int(
                 env, "HUB_SIGNING_KEYS_REFRESH", cls.signing_keys_refresh, minimum=1
@@ -320,6 +364,24 @@ def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float)
     if not value >= minimum:  # also refuses NaN
         raise SettingsError(f"{name} must be at least {minimum}, not {raw!r}")
     return value
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """``10.0.0.5,10.1.0.0/16,fd00::/8``: addresses and CIDR networks, each checked here, so
+    that a typo fails at start-up instead of silently trusting nobody (or somebody else)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return ()
+    networks: list[str] = []
+    for item in raw.split(","):
+        value = item.strip()
+        try:
+            networks.append(str(ipaddress.ip_network(value, strict=True)))
+        except ValueError as exc:
+            raise SettingsError(
+                f"{name}: {value!r} is not an IP address or a CIDR network (such as 10.0.0.0/8)"
+            ) from exc
+    return tuple(networks)
 
 
 def _days_by_category(env: Mapping[str, str], name: str) -> tuple[tuple[NeedCategory, int], ...]:

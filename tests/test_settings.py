@@ -59,11 +59,44 @@ def test_every_variable_is_read() -> None:
         ("HUB_PORT", "eighty", "HUB_PORT must be a whole number"),
         ("HUB_MAX_PAGE_SIZE", "0", "HUB_MAX_PAGE_SIZE must be at least 1"),
         ("HUB_WORKERS", "0", "HUB_WORKERS must be at least 1"),
+        ("HUB_TRUSTED_PROXIES", "10.0.0.1,proxy.local", "'proxy.local' is not an IP address"),
+        ("HUB_TRUSTED_PROXIES", "10.0.0.1/8", "'10.0.0.1/8' is not an IP address"),
+        ("HUB_TRUSTED_PROXIES", "*", "'\\*' is not an IP address"),
+        ("HUB_CLIENT_AUTH_WINDOW", "10", "HUB_CLIENT_AUTH_WINDOW must be at least 60"),
+        ("HUB_PASSWORD_HASH_CONCURRENCY", "0", "HUB_PASSWORD_HASH_CONCURRENCY must be at least 1"),
+        (
+            "HUB_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT",
+            "0",
+            "HUB_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT must be at least 1",
+        ),
     ],
 )
 def test_bad_values_fail_with_a_clear_message(name: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env({name: value})
+
+
+def test_trusted_proxies_are_addresses_and_networks() -> None:
+    assert Settings.from_env({}).trusted_proxies == ()  # nobody, unless configured
+    settings = Settings.from_env({"HUB_TRUSTED_PROXIES": " 10.0.0.5, 10.1.0.0/16,fd00::/8 "})
+    assert settings.trusted_proxies == ("10.0.0.5/32", "10.1.0.0/16", "fd00::/8")
+
+
+def test_client_authentication_limits_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "HUB_CLIENT_AUTH_WINDOW": "600",
+            "HUB_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT": "4",
+            "HUB_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT_TOTAL": "40",
+            "HUB_CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS": "12",
+            "HUB_PASSWORD_HASH_CONCURRENCY": "3",
+        }
+    )
+    assert settings.password_hash_concurrency == 3
+    assert settings.client_auth_window == 600
+    assert settings.client_auth_max_failures_per_client == 4
+    assert settings.client_auth_max_failures_per_client_total == 40
+    assert settings.client_auth_max_failures_per_address == 12
 
 
 @pytest.mark.parametrize(

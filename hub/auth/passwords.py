@@ -1,13 +1,19 @@
 """Password and client-secret hashes: argon2id, memory-hard, with parameters from settings.
 
 Verifying a hash is deliberately slow (tens of milliseconds and tens of megabytes): callers on
-the event loop run it in a worker thread.
+the event loop run it in a worker thread. At most HUB_PASSWORD_HASH_CONCURRENCY hashes run at
+once in a process, the rest waiting their turn in their threads: a burst of sign-ins or client
+authentications would otherwise take every core from the event loop, and a hash's memory each
+(30 at once: two gigabytes).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -26,21 +32,37 @@ def hasher(settings: Settings) -> PasswordHasher:
     )
 
 
+_TURNS: dict[int, threading.BoundedSemaphore] = {}
+_TURNS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _turn(settings: Settings) -> Iterator[None]:
+    """One of the process's HUB_PASSWORD_HASH_CONCURRENCY places to hash in, waited for."""
+    with _TURNS_LOCK:
+        turns = _TURNS.setdefault(
+            settings.password_hash_concurrency,
+            threading.BoundedSemaphore(settings.password_hash_concurrency),
+        )
+    with turns:
+        yield
+
+
 def hash_secret(settings: Settings, secret: str) -> str:
-    return hasher(settings).hash(secret)
+    with _turn(settings):
+        return hasher(settings).hash(secret)
 
 
 def verify_secret(settings: Settings, stored: str | None, presented: str) -> bool:
     """Whether ``presented`` matches ``stored``; a missing hash still costs one verification,
     so that timing does not tell whether an account exists."""
-    argon = hasher(settings)
+    against = _decoy(settings) if stored is None else stored
     try:
-        if stored is None:
-            argon.verify(_decoy(settings), presented)
-            return False
-        return argon.verify(stored, presented)
+        with _turn(settings):
+            matched = hasher(settings).verify(against, presented)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+    return bool(matched) and stored is not None
 
 
 _DECOYS: dict[tuple[int, int], str] = {}
@@ -53,7 +75,7 @@ def _profile(settings: Settings) -> tuple[int, int]:
 def _decoy(settings: Settings) -> str:
     profile = _profile(settings)
     if profile not in _DECOYS:
-        _DECOYS[profile] = hasher(settings).hash(secrets.token_urlsafe(16))
+        _DECOYS[profile] = hash_secret(settings, secrets.token_urlsafe(16))
     return _DECOYS[profile]
 
 

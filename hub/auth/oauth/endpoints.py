@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
@@ -23,9 +24,20 @@ if TYPE_CHECKING:
 TokenRecord = AccessTokenRecord | RefreshRecord
 
 
+def check_params(request: Any) -> None:
+    """A token must come; its ``token_type_hint``, whatever it says, is only a hint, and the hub
+    looks a token up by its shape anyway. (RFC 7009 §2.2: "An invalid token type hint value is
+    ignored by the authorization server"; authlib refused it, with a 401.)"""
+    if not request.form.get("token"):
+        raise InvalidRequestError("Missing 'token' in request.")
+
+
 class Revocation(RevocationEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS: ClassVar[list[str]] = list(AUTH_METHODS)
     server: HubAuthorizationServer
+
+    def check_params(self, request: Any, client: ClientRecord) -> None:
+        check_params(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRecord | None:
         return self.server.find_token(token_string)
@@ -44,6 +56,9 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS: ClassVar[list[str]] = list(AUTH_METHODS)
     server: HubAuthorizationServer
+
+    def check_params(self, request: Any, client: ClientRecord) -> None:
+        check_params(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRecord | None:
         return self.server.find_token(token_string)

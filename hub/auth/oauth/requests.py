@@ -4,6 +4,11 @@ The body is read on the event loop (authlib reads it synchronously); only form-e
 are accepted, as RFC 6749 requires, so the hub needs no multipart parser. The URI handed to
 authlib is the hub's configured public URL, which is what its HTTPS check must look at behind a
 TLS-terminating proxy.
+
+What authlib is given is already well formed: UTF-8, no parameter sent twice (RFC 6749 §3.1,
+§3.2: "Request and response parameters MUST NOT be included more than once"), no NUL character
+(which no PostgreSQL text can hold), a bounded number of parameters. Anything else is refused
+here as ``invalid_request``, before a hook or a query sees it.
 """
 
 from __future__ import annotations
@@ -16,11 +21,34 @@ from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from starlette.requests import Request
 
 MAX_BODY = 64 * 1024
+# More than any OAuth request has (an authorization request with PKCE and the sign-in form
+# has about a dozen).
+MAX_PARAMETERS = 50
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 class BadForm(ValueError):
     """The body is not a form this server reads."""
+
+
+def parse_parameters(encoded: str, where: str) -> list[tuple[str, str]]:
+    """The parameters of a query string or a form body, each name once."""
+    try:
+        pairs = parse_qsl(
+            encoded, keep_blank_values=True, errors="strict", max_num_fields=MAX_PARAMETERS
+        )
+    except UnicodeDecodeError as exc:
+        raise BadForm(f"the {where} is not UTF-8") from exc
+    except ValueError as exc:
+        raise BadForm(f"the {where} has too many parameters") from exc
+    seen: set[str] = set()
+    for name, value in pairs:
+        if name in seen:
+            raise BadForm(f"the parameter {name[:50]!r} is sent more than once")
+        if "\x00" in name or "\x00" in value:
+            raise BadForm("a parameter holds a NUL character")
+        seen.add(name)
+    return pairs
 
 
 class Payload(OAuth2Payload):  # type: ignore[misc]
@@ -77,10 +105,11 @@ async def read_request(request: Request, public_url: str) -> HubOAuth2Request:
             if len(body) > MAX_BODY:
                 raise BadForm("the request body is too large")
         try:
-            form = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise BadForm("the request body is not a form") from exc
-    query = parse_qsl(request.url.query, keep_blank_values=True)
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadForm("the request body is not UTF-8") from exc
+        form = parse_parameters(text, "request body")
+    query = parse_parameters(request.url.query, "query string")
     uri = public_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
     address = request.client.host if request.client else None
     return HubOAuth2Request(request.method, uri, request.headers, query, form, address)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,9 @@ from starlette.routing import Route
 
 from hub.auth import pages
 from hub.auth.login import LOCKED, accept_invitation, open_invitation, sign_in
-from hub.auth.oauth.portal import Portal
+from hub.auth.oauth import throttle
+from hub.auth.oauth.credentials import presented
+from hub.auth.oauth.portal import LookupPortal, Portal
 from hub.auth.oauth.requests import BadForm, HubOAuth2Request, read_request
 from hub.auth.oauth.server import NO_STORE, HubAuthorizationServer, OAuthContext, server_metadata
 from hub.auth.passwords import check_password_strength, hash_secret
@@ -38,46 +41,132 @@ AUTHORIZATION_FIELDS = (
 
 Work = Callable[[HubAuthorizationServer, HubOAuth2Request], Response]
 
+logger = logging.getLogger(__name__)
 
-def _invalid(description: str) -> JSONResponse:
+
+def _error(error: str, description: str, status: int, **headers: str) -> JSONResponse:
+    """An error as RFC 6749 §5.2 shapes it."""
     return JSONResponse(
-        {"error": "invalid_request", "error_description": description},
-        status_code=400,
-        headers=NO_STORE,
+        {"error": error, "error_description": description},
+        status_code=status,
+        headers={**NO_STORE, **headers},
     )
 
 
-async def _with_server(request: Request, work: Work) -> Response:
-    """Read the request, then let authlib handle it in a worker thread, in one transaction."""
-    state: Any = request.app.state
-    settings = state.settings
+def _invalid(description: str) -> JSONResponse:
+    return _error("invalid_request", description, 400)
+
+
+async def _read(request: Request) -> HubOAuth2Request | JSONResponse:
     try:
-        oauth_request = await read_request(request, settings.public_url)
+        return await read_request(request, request.app.state.settings.public_url)
     except BadForm as exc:
         return _invalid(str(exc))
     except InsecureTransportError:
         return _invalid("OAuth 2.0 needs HTTPS: set HUB_ISSUER to the hub's https:// URL")
-    keys = await state.keyring.current()
-    # The transaction commits whatever the outcome: a reused code or refresh token must stay
-    # revoked, and a failed sign-in must stay counted, even though the response is an error.
-    async with state.sessions.begin() as session:
-        server = HubAuthorizationServer(OAuthContext(settings, Portal(session), keys))
-        response: Response = await anyio.to_thread.run_sync(work, server, oauth_request)
+
+
+async def _run(
+    state: Any, oauth_request: HubOAuth2Request, work: Work
+) -> tuple[Response, HubAuthorizationServer | None]:
+    """Let authlib handle the request in a worker thread, in one transaction."""
+    try:
+        keys = await state.keyring.current()
+        # The transaction commits whatever the outcome: a reused code or refresh token must
+        # stay revoked, and a failed sign-in must stay counted, even though the response is
+        # an error.
+        async with state.sessions.begin() as session:
+            context = OAuthContext(
+                state.settings, Portal(session), LookupPortal(state.autocommit_sessions), keys
+            )
+            server = HubAuthorizationServer(context)
+            response: Response = await anyio.to_thread.run_sync(work, server, oauth_request)
+    except Exception:
+        # authlib answers what it expects with an OAuth2Error; anything else is the hub's own
+        # fault: logged, masked, and answered as RFC 6749 names it, in JSON like the rest.
+        logger.exception("the OAuth request to %s failed", oauth_request.uri)
+        return _server_error(), None
+    return response, server
+
+
+def _server_error() -> JSONResponse:
+    return _error("server_error", "the server could not handle the request", 500)
+
+
+async def _admit(state: Any, attempt: throttle.Attempt) -> Response | None:
+    """None when the throttle lets the attempt go on; else the answer to give."""
+    try:
+        async with state.autocommit_sessions() as session:
+            admission = await throttle.admit(session, state.settings, attempt)
+    except Exception:
+        # Unable to count the attempt, the hub does not check it either (no hashing unbounded).
+        logger.exception("the client-authentication throttle could not be consulted")
+        return _server_error()
+    if admission.admitted:
+        return None
+    return _error(
+        "invalid_client",
+        "too many failed client authentications: try again later",
+        429,
+        **{"Retry-After": str(admission.retry_after)},
+    )
+
+
+async def _forgive(state: Any, attempt: throttle.Attempt) -> None:
+    try:
+        async with state.autocommit_sessions() as session:
+            await throttle.forgive(session, state.settings, attempt)
+    except Exception:
+        # The client did authenticate and gets its answer; its budget stays a little short.
+        logger.exception("the client-authentication throttle could not give an attempt back")
+
+
+async def _with_server(request: Request, work: Work) -> Response:
+    oauth_request = await _read(request)
+    if isinstance(oauth_request, Response):
+        return oauth_request
+    response, _ = await _run(request.app.state, oauth_request, work)
+    return response
+
+
+async def _authenticating_client(request: Request, work: Work) -> Response:
+    """As ``_with_server``, for the endpoints where a client authenticates: an attempt is
+    admitted by the throttle first (hub/auth/oauth/throttle.py), and refused at once, without
+    hashing anything, when its budgets are spent."""
+    state: Any = request.app.state
+    oauth_request = await _read(request)
+    if isinstance(oauth_request, Response):
+        return oauth_request
+    try:
+        credentials = presented(oauth_request)
+    except BadForm as exc:
+        return _invalid(str(exc))
+    attempt = None
+    if credentials is not None:
+        attempt = throttle.Attempt(credentials.client_id, oauth_request.address)
+        refused = await _admit(state, attempt)
+        if refused is not None:
+            return refused
+    response, server = await _run(state, oauth_request, work)
+    if attempt is not None and server is not None and server.authenticated_client is not None:
+        await _forgive(state, attempt)
     return response
 
 
 async def token(request: Request) -> Response:
-    return await _with_server(request, lambda server, req: server.create_token_response(req))
+    return await _authenticating_client(
+        request, lambda server, req: server.create_token_response(req)
+    )
 
 
 async def revoke(request: Request) -> Response:
-    return await _with_server(
+    return await _authenticating_client(
         request, lambda server, req: server.create_endpoint_response("revocation", req)
     )
 
 
 async def introspect(request: Request) -> Response:
-    return await _with_server(
+    return await _authenticating_client(
         request, lambda server, req: server.create_endpoint_response("introspection", req)
     )
 

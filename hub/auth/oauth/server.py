@@ -7,17 +7,24 @@ every hook free of shared mutable state.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from authlib.oauth2.rfc6749 import AuthorizationServer
+from authlib.oauth2.rfc6749.errors import InvalidClientError
 from starlette.responses import JSONResponse, Response
 
 from hub.auth.keys import ALGORITHM, Keys
 from hub.auth.oauth import store
-from hub.auth.oauth.client_auth import PrivateKeyJWT
+from hub.auth.oauth.client_auth import (
+    PrivateKeyJWT,
+    SecretAuthentication,
+    secret_in_form,
+    secret_in_header,
+)
 from hub.auth.oauth.endpoints import Introspection, Revocation
 from hub.auth.oauth.grants import (
     AuthorizationCodeGrant,
@@ -33,7 +40,7 @@ from hub.auth.oauth.models import (
     MemberRecord,
     RefreshRecord,
 )
-from hub.auth.oauth.portal import Portal
+from hub.auth.oauth.portal import LookupPortal, Portal
 from hub.auth.oauth.requests import HubOAuth2Request
 from hub.auth.passwords import new_token, token_digest
 from hub.auth.policy import ALL_SCOPES
@@ -43,11 +50,16 @@ from hub.settings import Settings
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class OAuthContext:
     settings: Settings
+    # The request's transaction.
     portal: Portal
+    # Reads outside it (autocommit), each returning its connection at once: the client lookup.
+    lookups: LookupPortal
     keys: Keys
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -56,6 +68,15 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, ctx: OAuthContext) -> None:
         super().__init__(scopes_supported=list(ALL_SCOPES))
         self.ctx = ctx
+        # The client this request authenticated, once it has: the throttle gives an attempt
+        # that authenticated back what it took.
+        self.authenticated_client: ClientRecord | None = None
+        self.register_client_auth_method(
+            "client_secret_basic", SecretAuthentication(ctx.settings, secret_in_header)
+        )
+        self.register_client_auth_method(
+            "client_secret_post", SecretAuthentication(ctx.settings, secret_in_form)
+        )
         self.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(ctx))
         self.register_grant(ClientCredentialsGrant)
         self.register_grant(AuthorizationCodeGrant, [RequireS256(required=True)])
@@ -65,10 +86,30 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     # --- authlib's integration points ----------------------------------------------------------
 
+    def authenticate_client(
+        self, request: HubOAuth2Request, methods: list[str], endpoint: str = "token"
+    ) -> ClientRecord:
+        """authlib's client authentication, with one answer for every failure.
+
+        Whether the client id is unknown, the secret wrong or the assertion bad, the client
+        gets the same 401: a different description would tell which client ids exist, as a
+        different timing would. The reason goes to the log instead."""
+        try:
+            client: ClientRecord = super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError as error:
+            logger.info("client authentication failed at %s: %s", endpoint, error.description)
+            raise InvalidClientError(
+                status_code=401, description="the client could not be authenticated"
+            ) from error
+        self.authenticated_client = client
+        return client
+
     def query_client(self, client_id: str) -> ClientRecord | None:
-        if not isinstance(client_id, str) or len(client_id) > 100:
+        # PostgreSQL text cannot hold NUL; no client id is longer than 100 characters.
+        if not isinstance(client_id, str) or len(client_id) > 100 or "\x00" in client_id:
             return None
-        found: ClientRecord | None = self.ctx.portal.run(
+        # Outside the transaction: the secret is hashed next, and no connection waits for it.
+        found: ClientRecord | None = self.ctx.lookups.run(
             store.load_client, self.ctx.settings, client_id
         )
         return found
