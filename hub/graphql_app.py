@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -27,7 +28,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
-from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, GraphQLRequestProtocol
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -45,6 +46,7 @@ from hub.auth.dev import MEMBER_HEADER
 from hub.auth.principal import Principal
 from hub.auth.tokens import TokenRejected, peek
 from hub.domain.trusted_documents import OperationNotTrusted, check_trusted
+from hub.protocol import request_parameters
 from hub.protocol.errors import ProtocolError, code_for_status
 from hub.protocol.media import GRAPHQL_RESPONSE, JSON, negotiate
 from hub.protocol.persisted_queries import PersistedQueries
@@ -55,6 +57,7 @@ AUTHORIZATION = "authorization"
 # the normal path, should it answer after all, does not charge it twice.
 PREPAID = "hub_prepaid"
 NO_QUERY = "No GraphQL query found in the request"
+SUBSCRIPTION_NEEDS_WEBSOCKET = "SUBSCRIPTION_NEEDS_WEBSOCKET"
 
 
 # Request errors under application/graphql-response+json: 4xx by code, 400 for the rest.
@@ -154,23 +157,17 @@ class HubGraphQL(GraphQL[Context, None]):
             raise ProtocolError(
                 406, "NOT_ACCEPTABLE", f"the hub answers in {GRAPHQL_RESPONSE} or {JSON}"
             )
-        if request.method == "POST":
-            content_type, _ = parse_content_type(request.content_type or "")
-            if content_type != JSON:
-                raise ProtocolError(
-                    415,
-                    "UNSUPPORTED_MEDIA_TYPE",
-                    f"send the request as {JSON}",
-                    headers={"Accept-Post": JSON},
-                )
-        return await super().parse_http_body(request)
-
-    def _validate_batch_request(
-        self, request_data: list[GraphQLRequestData], protocol: GraphQLRequestProtocol
-    ) -> None:
-        raise ProtocolError(
-            400, "BATCHING_NOT_SUPPORTED", "send one operation per request: batching is off"
-        )
+        if request.method == "GET":
+            return request_parameters.from_query_string(urlsplit(request.url).query)
+        content_type, _ = parse_content_type(request.content_type or "")
+        if content_type != JSON:
+            raise ProtocolError(
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+                f"send the request as {JSON}",
+                headers={"Accept-Post": JSON},
+            )
+        return request_parameters.from_body(await request.get_body())
 
     async def execute_single(
         self,
@@ -211,10 +208,18 @@ class HubGraphQL(GraphQL[Context, None]):
                 variable_values=request_data.variables,
                 context_value=context,
                 operation_name=request_data.operation_name,
-                allowed_operation_types=OperationType.from_http(method),
+                # Subscriptions stream over the WebSocket only.
+                allowed_operation_types=OperationType.from_http(method)
+                - {OperationType.SUBSCRIPTION},
                 operation_extensions=request_data.extensions,
             )
         except InvalidOperationTypeError as exc:
+            if exc.operation_type is OperationType.SUBSCRIPTION:
+                raise ProtocolError(
+                    400,
+                    SUBSCRIPTION_NEEDS_WEBSOCKET,
+                    "subscriptions run over a WebSocket to /graphql (graphql-transport-ws)",
+                ) from exc
             if method == "GET" and exc.operation_type is OperationType.MUTATION:
                 raise ProtocolError(
                     405, "METHOD_NOT_ALLOWED", "send mutations with POST", headers={"Allow": "POST"}

@@ -4,11 +4,14 @@ status codes, and a JSON error with a stable code for every refusal."""
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-
+from starlette.applications import Starlette
+from tests.events_client import NEED_EVENTS
 from tests.graphql import GraphQLClient
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -17,6 +20,15 @@ OPEN_NEED = """
 mutation { openNeed(input: {childId: "x", category: MATERIAL, urgency: LOW,
   description: "winter coat", idempotencyKey: "k"}) { need { id } } }
 """
+
+
+@pytest.fixture
+async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that sees what a client of the served hub would: an exception that escapes the
+    application is its plain-text 500, not an exception raised into the test."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client:
+        yield client
 
 
 def codes(response: httpx.Response) -> list[str]:
@@ -193,3 +205,92 @@ async def test_a_document_larger_than_the_limit_is_refused_unread(
     response = await post(http, {"query": huge}, accept=accept)
     assert response.status_code == 413
     assert codes(response) == ["DOCUMENT_TOO_LARGE"]
+
+
+async def test_q_0_refuses_only_the_type_it_names(http: httpx.AsyncClient) -> None:
+    """RFC 9110: each type takes the quality of the most specific range that matches it."""
+    for accept, expected in (
+        ("application/json;q=0, */*", GRAPHQL_RESPONSE),
+        ("application/json;q=0, application/*", GRAPHQL_RESPONSE),
+        ("application/json;q=0.1, */*;q=0.5", GRAPHQL_RESPONSE),
+        (f"{GRAPHQL_RESPONSE};q=0, */*", "application/json"),
+        (f"{GRAPHQL_RESPONSE};q=0.2, application/json;q=0.8", "application/json"),
+    ):
+        response = await post(http, {"query": "{ __typename }"}, accept=accept)
+        assert (response.status_code, media(response)) == (200, expected), accept
+    for accept in ("application/*;q=0, */*", "application/json;q=0, text/*"):
+        response = await post(http, {"query": "{ __typename }"}, accept=accept)
+        assert (response.status_code, codes(response)) == (406, ["NOT_ACCEPTABLE"]), accept
+
+
+NOT_AN_OBJECT: list[bytes] = [b'"{ __typename }"', b"42", b"null", b"true"]
+NOT_UTF8 = b'{"query": "{ __typename \xff }"}'
+DEEP = b"[" * 100_000 + b"]" * 100_000
+HUGE_NUMBER = b'{"query": "{ __typename }", "variables": {"n": ' + b"9" * 5000 + b"}}"
+
+
+@pytest.mark.parametrize("accept", ["application/json", GRAPHQL_RESPONSE])
+async def test_a_body_that_is_not_a_json_object_is_400_with_a_code(
+    http: httpx.AsyncClient, accept: str
+) -> None:
+    for body in [*NOT_AN_OBJECT, NOT_UTF8, DEEP, HUGE_NUMBER]:
+        response = await http.post(
+            "/graphql", content=body, headers={"content-type": "application/json", "accept": accept}
+        )
+        assert response.status_code == 400, (body[:40], response.text[:200])
+        assert (media(response), codes(response)) == (accept, ["BAD_REQUEST"]), body[:40]
+
+
+async def test_parameters_of_the_wrong_type_are_400_with_a_code(http: httpx.AsyncClient) -> None:
+    query = "query Q { __typename }"
+    for wrong in (
+        {"query": query, "operationName": 3},
+        {"query": query, "operationName": {"name": "Q"}},
+        {"query": query, "operationName": ["Q"]},
+        {"query": query, "variables": "{}"},
+        {"query": query, "extensions": "{}"},
+        {"query": query, "extensions": [{}]},
+        {"query": ["{ __typename }"]},
+    ):
+        for accept in ("application/json", GRAPHQL_RESPONSE):
+            response = await post(http, wrong, accept=accept)
+            assert (response.status_code, codes(response)) == (400, ["BAD_REQUEST"]), wrong
+            assert "data" not in response.json()
+    # null is as good as leaving a parameter out.
+    nulls = {"query": query, "operationName": None, "variables": None, "extensions": None}
+    response = await post(http, nulls)
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_odd_query_parameters_over_get_are_400_with_a_code(http: httpx.AsyncClient) -> None:
+    for query_string in (
+        "query={__typename}&variables=nonsense",
+        "query={__typename}&variables=[1]",
+        "query={__typename}&variables=" + "[" * 5000 + "]" * 5000,
+        "query={__typename}&extensions=5",
+        "query={__typename}&query={viewer{login}}",
+        "query={__typename}&operationName=A&operationName=B",
+    ):
+        response = await http.get(f"/graphql?{query_string}")
+        assert (response.status_code, codes(response)) == (400, ["BAD_REQUEST"]), query_string
+    for query_string in ("query={__typename}&variables=", "query={__typename}&extensions={}"):
+        response = await http.get(f"/graphql?{query_string}")
+        assert response.json() == {"data": {"__typename": "Query"}}, query_string
+
+
+async def test_a_subscription_over_http_is_refused_with_a_code_and_logs_no_error(
+    gql: GraphQLClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = await gql.tokens.member("ngo")  # type: ignore[union-attr]
+    with caplog.at_level(logging.WARNING):
+        for accept in ("application/json", GRAPHQL_RESPONSE):
+            over_post = await post(gql.http, {"query": NEED_EVENTS}, accept=accept, token=token)
+            over_get = await gql.http.get(
+                "/graphql",
+                params={"query": NEED_EVENTS},
+                headers={"accept": accept, "authorization": f"Bearer {token}"},
+            )
+            for response in (over_post, over_get):
+                assert response.status_code == 400
+                assert codes(response) == ["SUBSCRIPTION_NEEDS_WEBSOCKET"]
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
