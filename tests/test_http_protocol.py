@@ -3,6 +3,8 @@ status codes, and a JSON error with a stable code for every refusal."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -10,9 +12,16 @@ from typing import Any
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
-from tests.events_client import NEED_EVENTS
+
+from hub.app import create_app
+from hub.settings import Settings, SettingsError
+from tests.db_state import snapshot
+from tests.events_client import NEED_EVENTS, served
 from tests.graphql import GraphQLClient
+from tests.world import World
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 VIEWER = "{ viewer { login } }"
@@ -294,3 +303,123 @@ async def test_a_subscription_over_http_is_refused_with_a_code_and_logs_no_error
                 assert response.status_code == 400
                 assert codes(response) == ["SUBSCRIPTION_NEEDS_WEBSOCKET"]
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+async def test_methods_and_paths_nobody_serves_answer_json_with_a_code(
+    http: httpx.AsyncClient,
+) -> None:
+    for method in ("PUT", "DELETE", "PATCH"):
+        response = await http.request(method, "/graphql", content=b"{}")
+        assert (response.status_code, media(response)) == (405, "application/json"), method
+        assert codes(response) == ["METHOD_NOT_ALLOWED"]
+    response = await http.get("/oauth/token")
+    assert (response.status_code, media(response)) == (405, "application/json")
+    assert "POST" in response.headers["allow"]
+    assert response.json()["error"] == "invalid_request"
+    response = await http.get("/no/such/path")
+    assert (response.status_code, codes(response)) == (404, ["NOT_FOUND"])
+
+
+TOO_LARGE = 3 * 1024 * 1024  # over the default HUB_MAX_BODY_BYTES, 2 MiB
+
+
+async def test_a_body_over_the_limit_is_413_on_every_route_and_changes_nothing(
+    http: httpx.AsyncClient, engine: AsyncEngine, world: World
+) -> None:
+    before = await snapshot(engine)
+    padding = " " * TOO_LARGE
+    graphql = await http.post(
+        "/graphql",
+        content=json.dumps({"query": "{ __typename }" + padding}),
+        headers={"content-type": "application/json"},
+    )
+    assert (graphql.status_code, codes(graphql)) == (413, ["REQUEST_TOO_LARGE"])
+    assert graphql.json()["errors"][0]["extensions"]["maxBytes"] == 2 * 1024 * 1024
+    form = {"grant_type": "client_credentials", "client_id": "x", "scope": padding}
+    oauth = await http.post("/oauth/token", data=form)
+    assert oauth.status_code == 413
+    assert oauth.json()["error"] == "invalid_request"
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it comes
+        yield b'{"query": "{ __typename }'
+        for _ in range(TOO_LARGE // 65536):
+            yield b" " * 65536
+        yield b'"}'
+
+    chunked = await http.post(
+        "/graphql", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert (chunked.status_code, codes(chunked)) == (413, ["REQUEST_TOO_LARGE"])
+    assert await snapshot(engine) == before
+
+
+async def _the_rest(reader: asyncio.StreamReader) -> bytes:
+    """What the hub sends until it closes the connection (it does not wait for the body)."""
+    return await asyncio.wait_for(reader.read(), timeout=1)
+
+
+async def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_sent(
+    app: Starlette,
+) -> None:
+    """Served for real: the client announces 64 MB and sends none of it; the hub answers at once
+    (it used to wait for the body, and then read and keep all of it)."""
+    async with served(app) as address:
+        host, port = address.split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            b"POST /graphql HTTP/1.1\r\nHost: hub.test\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 67108864\r\n\r\n"
+        )
+        await writer.drain()
+        answer = await _the_rest(reader)
+        assert answer.startswith(b"HTTP/1.1 413")
+        assert b'"code":"REQUEST_TOO_LARGE"' in answer
+        writer.close()
+
+
+async def test_a_chunked_body_is_refused_once_it_passes_the_limit(app: Starlette) -> None:
+    """Served for real: a chunked body of no declared length is refused while it streams, long
+    before its end; the hub never reads (or keeps) the whole of it."""
+    chunk = b" " * 65536
+    frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    async with served(app) as address:
+        host, port = address.split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            b"POST /graphql HTTP/1.1\r\nHost: hub.test\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        answer = asyncio.ensure_future(reader.readline())
+        sent = 0
+        while not answer.done() and sent < 64 * 1024 * 1024:
+            writer.write(frame)
+            sent += len(chunk)
+            await asyncio.wait([answer], timeout=0.001)
+            if writer.transport.get_write_buffer_size() > 4 * 1024 * 1024:
+                await asyncio.wait([answer], timeout=0.05)  # the hub stopped reading
+        status = await asyncio.wait_for(answer, timeout=1)
+        assert status.startswith(b"HTTP/1.1 413")
+        assert b'"code":"REQUEST_TOO_LARGE"' in await _the_rest(reader)
+        # What was sent at most: the limit, and what the two sides' buffers hold.
+        assert sent < 16 * 1024 * 1024
+        writer.close()
+
+
+async def test_the_body_limit_is_hub_max_body_bytes(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    with pytest.raises(SettingsError, match="HUB_MAX_BODY_BYTES must be at least 1024"):
+        Settings.from_env({"HUB_MAX_BODY_BYTES": "1000"})
+    limit = Settings.from_env({"HUB_MAX_BODY_BYTES": "4096"}).max_body_bytes
+    app = create_app(dataclasses.replace(settings, max_body_bytes=limit), engine=engine)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client:
+            for size, status in ((4096, 200), (4097, 413)):
+                body = json.dumps({"query": "{ __typename }", "variables": {}})
+                body = body[:-1] + " " * (size - len(body)) + "}"
+                assert len(body.encode()) == size
+                response = await client.post(
+                    "/graphql", content=body, headers={"content-type": "application/json"}
+                )
+                assert response.status_code == status, size
