@@ -30,7 +30,6 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
-from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -48,7 +47,7 @@ from hub.auth.tokens import TokenRejected, peek
 from hub.domain.trusted_documents import OperationNotTrusted, check_trusted
 from hub.protocol import request_parameters
 from hub.protocol.errors import ProtocolError, code_for_status
-from hub.protocol.media import GRAPHQL_RESPONSE, JSON, negotiate
+from hub.protocol.media import GRAPHQL_RESPONSE, JSON, body_media_type, negotiate
 from hub.protocol.persisted_queries import PersistedQueries
 from hub.resolvers.context import Context
 
@@ -159,8 +158,7 @@ class HubGraphQL(GraphQL[Context, None]):
             )
         if request.method == "GET":
             return request_parameters.from_query_string(urlsplit(request.url).query)
-        content_type, _ = parse_content_type(request.content_type or "")
-        if content_type != JSON:
+        if body_media_type(request.content_type) != JSON:
             raise ProtocolError(
                 415,
                 "UNSUPPORTED_MEDIA_TYPE",

@@ -16,12 +16,13 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from bench import scenarios
 from hub.app import create_app
 from hub.settings import Settings, SettingsError
 from tests.db_state import snapshot
 from tests.events_client import NEED_EVENTS, served
 from tests.graphql import GraphQLClient
-from tests.world import World
+from tests.world import COUNTY, World
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 VIEWER = "{ viewer { login } }"
@@ -423,3 +424,28 @@ async def test_the_body_limit_is_hub_max_body_bytes(
                     "/graphql", content=body, headers={"content-type": "application/json"}
                 )
                 assert response.status_code == status, size
+
+
+async def test_the_compiled_operations_refuse_a_body_that_is_not_json_alike(
+    gql: GraphQLClient, world: World
+) -> None:
+    """The compiled needs page reads the body before the normal path: it must not answer a
+    media type that the normal path refuses."""
+    token = await gql.tokens.member("ngo")  # type: ignore[union-attr]
+    body = json.dumps({"query": scenarios.NEEDS_PAGE, "variables": {"county": COUNTY}})
+    for content_type in ("application/json-seq", "application/jsonlines"):
+        response = await gql.http.post(
+            "/graphql",
+            content=body,
+            headers={"content-type": content_type, "authorization": f"Bearer {token}"},
+        )
+        assert (response.status_code, codes(response)) == (415, ["UNSUPPORTED_MEDIA_TYPE"])
+    for content_type in ("application/json", "Application/JSON; charset=utf-8"):
+        response = await gql.http.post(
+            "/graphql",
+            content=body,
+            headers={"content-type": content_type, "authorization": f"Bearer {token}"},
+        )
+        assert response.json() == {
+            "data": {"needs": {"edges": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}}
+        }

@@ -90,3 +90,10 @@ def negotiate(accept: str | None) -> str | None:
 
     best = max((GRAPHQL_RESPONSE, JSON), key=rank)
     return best if rank(best)[0] > 0 else None
+
+
+def body_media_type(content_type: str | None) -> str:
+    """The media type of a request's body, from its Content-Type header, without parameters
+    and in lower case (media types are case-insensitive): ``application/json`` for
+    ``Application/JSON; charset=utf-8``."""
+    return (content_type or "").partition(";")[0].strip().lower()
