@@ -121,6 +121,8 @@ class HubGraphQL(GraphQL[Context, None]):
             status = exc.status_code if media == GRAPHQL_RESPONSE else exc.json_status
         else:
             code, headers, status = code_for_status(exc.status_code), {}, exc.status_code
+            if status == 405:  # Strawberry's refusal of any method but GET and POST (HEAD)
+                headers = {"Allow": "GET, POST"}
         body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
         return Response(self.encode_json(body), status, headers, media_type=media)
 

@@ -313,6 +313,9 @@ async def test_methods_and_paths_nobody_serves_answer_json_with_a_code(
         response = await http.request(method, "/graphql", content=b"{}")
         assert (response.status_code, media(response)) == (405, "application/json"), method
         assert codes(response) == ["METHOD_NOT_ALLOWED"]
+        assert "POST" in response.headers["allow"]
+    head = await http.head("/graphql")
+    assert (head.status_code, head.headers["allow"]) == (405, "GET, POST")
     response = await http.get("/oauth/token")
     assert (response.status_code, media(response)) == (405, "application/json")
     assert "POST" in response.headers["allow"]
