@@ -12,6 +12,8 @@ from functools import partial
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from hub.auth.bearer import Authenticator
@@ -31,7 +33,9 @@ from hub.domain.sweeper import run_sweeper
 from hub.fast_path import FastPath
 from hub.graphql_app import HubGraphQL
 from hub.health import healthz, readyz
+from hub.protocol.body_limit import BodyLimit
 from hub.protocol.persisted_queries import PersistedQueries
+from hub.protocol.refusals import http_exception
 from hub.schema.caching import CACHING_EXTENSIONS
 from hub.schema.disclosure import DISCLOSURE_EXTENSIONS
 from hub.schema.limits import limit_extensions
@@ -159,6 +163,9 @@ def create_app(
             Route("/readyz", readyz),
             *oauth_routes(),
         ],
+        middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
+        # An unknown path or a method a route does not take: JSON with a code, as everywhere.
+        exception_handlers={HTTPException: http_exception},
         lifespan=lifespan,
     )
 

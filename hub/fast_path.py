@@ -67,7 +67,7 @@ from hub.domain.visibility import (
     tier_for,
     visible_region,
 )
-from hub.protocol.media import JSON, negotiate
+from hub.protocol.media import JSON, body_media_type, negotiate
 from hub.schema.text_input import unstorable_variable
 from hub.vocabulary import NeedStatus, Urgency
 
@@ -136,7 +136,8 @@ class FastPath:
         unknown. Without it, a request the compiled path leaves to the normal path (a
         restricted client, one over its rate limit) was refused as an unknown document."""
         headers = dict(scope.get("headers") or ())
-        if not headers.get(b"content-type", b"").startswith(b"application/json"):
+        # The media type as the normal path reads it: application/json-seq is not JSON (415).
+        if body_media_type(headers.get(b"content-type", b"").decode("latin-1")) != JSON:
             return None, body
         if negotiate(headers.get(b"accept", b"").decode("latin-1")) != JSON:
             return None, body  # the normal path answers in the media type the client asked for

@@ -18,6 +18,7 @@ import json
 import time
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -29,9 +30,8 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
-from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, GraphQLRequestProtocol
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
-from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -51,8 +51,9 @@ from hub.auth.dev import MEMBER_HEADER
 from hub.auth.principal import Principal
 from hub.auth.tokens import TokenRejected, peek
 from hub.domain.trusted_documents import OperationNotTrusted, check_trusted
+from hub.protocol import request_parameters
 from hub.protocol.errors import ProtocolError, code_for_status
-from hub.protocol.media import GRAPHQL_RESPONSE, JSON, negotiate
+from hub.protocol.media import GRAPHQL_RESPONSE, JSON, body_media_type, negotiate
 from hub.protocol.persisted_queries import PersistedQueries
 from hub.resolvers.context import Context
 from hub.settings import Settings
@@ -63,6 +64,7 @@ AUTHORIZATION = "authorization"
 # the normal path, should it answer after all, does not charge it twice.
 PREPAID = "hub_prepaid"
 NO_QUERY = "No GraphQL query found in the request"
+SUBSCRIPTION_NEEDS_WEBSOCKET = "SUBSCRIPTION_NEEDS_WEBSOCKET"
 
 
 # Request errors under application/graphql-response+json: 4xx by code, 400 for the rest.
@@ -164,6 +166,8 @@ class HubGraphQL(GraphQL[Context, None]):
             status = exc.status_code if media == GRAPHQL_RESPONSE else exc.json_status
         else:
             code, headers, status = code_for_status(exc.status_code), {}, exc.status_code
+            if status == 405:  # Strawberry's refusal of any method but GET and POST (HEAD)
+                headers = {"Allow": "GET, POST"}
         body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
         return Response(self.encode_json(body), status, headers, media_type=media)
 
@@ -199,23 +203,16 @@ class HubGraphQL(GraphQL[Context, None]):
             raise ProtocolError(
                 406, "NOT_ACCEPTABLE", f"the hub answers in {GRAPHQL_RESPONSE} or {JSON}"
             )
-        if request.method == "POST":
-            content_type, _ = parse_content_type(request.content_type or "")
-            if content_type != JSON:
-                raise ProtocolError(
-                    415,
-                    "UNSUPPORTED_MEDIA_TYPE",
-                    f"send the request as {JSON}",
-                    headers={"Accept-Post": JSON},
-                )
-        return await super().parse_http_body(request)
-
-    def _validate_batch_request(
-        self, request_data: list[GraphQLRequestData], protocol: GraphQLRequestProtocol
-    ) -> None:
-        raise ProtocolError(
-            400, "BATCHING_NOT_SUPPORTED", "send one operation per request: batching is off"
-        )
+        if request.method == "GET":
+            return request_parameters.from_query_string(urlsplit(request.url).query)
+        if body_media_type(request.content_type) != JSON:
+            raise ProtocolError(
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+                f"send the request as {JSON}",
+                headers={"Accept-Post": JSON},
+            )
+        return request_parameters.from_body(await request.get_body())
 
     async def execute_single(
         self,
@@ -256,10 +253,18 @@ class HubGraphQL(GraphQL[Context, None]):
                 variable_values=request_data.variables,
                 context_value=context,
                 operation_name=request_data.operation_name,
-                allowed_operation_types=OperationType.from_http(method),
+                # Subscriptions stream over the WebSocket only.
+                allowed_operation_types=OperationType.from_http(method)
+                - {OperationType.SUBSCRIPTION},
                 operation_extensions=request_data.extensions,
             )
         except InvalidOperationTypeError as exc:
+            if exc.operation_type is OperationType.SUBSCRIPTION:
+                raise ProtocolError(
+                    400,
+                    SUBSCRIPTION_NEEDS_WEBSOCKET,
+                    "subscriptions run over a WebSocket to /graphql (graphql-transport-ws)",
+                ) from exc
             if method == "GET" and exc.operation_type is OperationType.MUTATION:
                 raise ProtocolError(
                     405, "METHOD_NOT_ALLOWED", "send mutations with POST", headers={"Allow": "POST"}

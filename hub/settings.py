@@ -109,6 +109,11 @@ class Settings:
     # Persisted documents each process keeps in memory in front of the database.
     persisted_documents_cache: int = 1000
 
+    # The most bytes a request body may have, on every route: the largest document
+    # (HUB_MAX_DOCUMENT_LENGTH characters, up to 6 bytes each JSON-escaped) and its variables,
+    # such as a gateway's batch of entity representations, fit well within it.
+    max_body_bytes: int = 2 * 1024 * 1024
+
     # Operation limits: no single request may exhaust the hub (README, "Limits").
     # In characters, as the parser counts them.
     max_document_length: int = 32 * 1024
@@ -295,6 +300,13 @@ class Settings:
                 "HUB_WEBSOCKET_INIT_TIMEOUT_SECONDS",
                 cls.websocket_init_timeout_seconds,
                 minimum=0.1,
+            ),
+            max_body_bytes=_int(
+                env,
+                "HUB_MAX_BODY_BYTES",
+                cls.max_body_bytes,
+                minimum=1024,
+                maximum=256 * 1024 * 1024,
             ),
             max_document_length=_int(
                 env, "HUB_MAX_DOCUMENT_LENGTH", cls.max_document_length, minimum=256
