@@ -12,6 +12,7 @@ from functools import partial
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from hub.auth.bearer import Authenticator
@@ -32,6 +33,7 @@ from hub.fast_path import FastPath
 from hub.graphql_app import HubGraphQL
 from hub.health import healthz, readyz
 from hub.protocol.persisted_queries import PersistedQueries
+from hub.request_guard import RequestGuard
 from hub.schema.caching import CACHING_EXTENSIONS
 from hub.schema.disclosure import DISCLOSURE_EXTENSIONS
 from hub.schema.limits import limit_extensions
@@ -67,6 +69,10 @@ def create_app(
                 url,
                 pool_size=settings.db_pool_size,
                 statement_timeout_seconds=settings.request_timeout_seconds,
+                connect_timeout_seconds=settings.db_connect_timeout_seconds,
+                # A request's deadline cancels its wait for a connection sooner; this bounds
+                # the background tasks' waits, which have no deadline of their own.
+                pool_timeout_seconds=settings.request_timeout_seconds,
             )
         else:
             active = engine
@@ -156,6 +162,8 @@ def create_app(
             Route("/readyz", readyz),
             *oauth_routes(),
         ],
+        # One deadline per request, and JSON with a code for whatever escapes a handler.
+        middleware=[Middleware(RequestGuard, timeout_seconds=settings.request_timeout_seconds)],
         lifespan=lifespan,
     )
 
