@@ -2,7 +2,9 @@
 
 ``forward()`` passes bytes both ways; ``stall()`` keeps accepting connections and reading from
 both sides but passes nothing on (a server that hangs, or a network that drops packets without
-a word); ``refuse()`` refuses new connections and cuts the open ones (a server that is down).
+a word); ``refuse()`` refuses new connections and cuts the open ones (a server that is down);
+``cut_at(text)`` does that the moment a client sends ``text`` (lost in the middle of a
+request, at the statement that mentions it).
 It never touches the server behind it, which other tests share.
 """
 
@@ -28,6 +30,7 @@ class DatabaseProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._pipes: set[asyncio.Task[None]] = set()
+        self._cut_at: bytes | None = None
 
     def url_for(self, database_url: str) -> str:
         """``database_url`` with the proxy in place of the server."""
@@ -41,6 +44,9 @@ class DatabaseProxy:
 
     def stall(self) -> None:
         self._flowing.clear()
+
+    def cut_at(self, text: bytes) -> None:
+        self._cut_at = text
 
     async def refuse(self) -> None:
         if self._server is not None:
@@ -69,15 +75,20 @@ class DatabaseProxy:
             client.transport.abort()
             return
         self._writers.add(server)
-        for reader, writer in ((client_in, server), (server_in, client)):
-            pipe = asyncio.create_task(self._pipe(reader, writer))
+        for reader, writer, upstream in ((client_in, server, True), (server_in, client, False)):
+            pipe = asyncio.create_task(self._pipe(reader, writer, upstream))
             self._pipes.add(pipe)
             pipe.add_done_callback(self._pipes.discard)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: bool
+    ) -> None:
         try:
             while data := await reader.read(65536):
                 await self._flowing.wait()  # stalled: read, hold, pass nothing on
+                if upstream and self._cut_at is not None and self._cut_at in data:
+                    await self.refuse()
+                    return
                 writer.write(data)
                 await writer.drain()
         except (OSError, asyncio.IncompleteReadError):

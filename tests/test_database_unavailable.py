@@ -107,6 +107,22 @@ async def test_every_http_path_answers_503_database_unavailable(
         assert (await hub.http.get("/healthz")).status_code == 200
 
 
+async def test_a_field_that_loses_the_database_mid_request_says_database_unavailable(
+    database_url: str, settings: Settings, tokens: Tokens, world: World
+) -> None:
+    """The token is checked and the request charged; then the connection is lost at the
+    field's own statement. The field's error carries the code, masked, and the response is a
+    503 for the client to retry."""
+    token = await tokens.member("ngo")
+    async with proxied_hub(database_url, quick(settings), pool_size=1) as hub:
+        # Warm without reading needs, so that their statement is sent in full below.
+        assert (await graphql(hub, {"query": "{ __typename }"}, token)).status_code == 200
+        hub.proxy.cut_at(b"FROM needs")
+        response = await graphql(hub, {"query": NEEDS, "variables": {"county": COUNTY}}, token)
+        assert_unavailable("field", response, hub.proxy.port)
+        assert response.json()["errors"][0]["path"] == ["needs"]
+
+
 async def test_over_a_websocket_connection_init_and_subscriptions_say_retry_later(
     database_url: str, settings: Settings, tokens: Tokens, world: World
 ) -> None:
@@ -127,6 +143,15 @@ async def test_over_a_websocket_connection_init_and_subscriptions_say_retry_late
             errors = payload if message["type"] == "error" else payload["errors"]
             assert [e["extensions"]["code"] for e in errors] == ["DATABASE_UNAVAILABLE"], message
             assert not any(fragment in json.dumps(errors).lower() for fragment in DRIVER_TEXT)
+            # A query over the same connection: its charge cannot reach the database either.
+            query = {"query": NEEDS, "variables": {"county": COUNTY}}
+            await connection.send(json.dumps({"id": "2", "type": "subscribe", "payload": query}))
+            message = json.loads(await asyncio.wait_for(connection.recv(), 10))
+            while message.get("id") != "2":  # the first one's complete
+                message = json.loads(await asyncio.wait_for(connection.recv(), 10))
+            payload = message["payload"]
+            errors = payload if message["type"] == "error" else payload["errors"]
+            assert [e["extensions"]["code"] for e in errors] == ["DATABASE_UNAVAILABLE"], message
 
         # A new connection cannot be authenticated: closed with 1013, try again later.
         with pytest.raises(Rejected) as rejected:
