@@ -44,14 +44,13 @@ class RequestGuard:
         self.app = app
         self.timeout_seconds = timeout_seconds
         # Work cancelled at its deadline, still unwinding: kept so that it is not collected.
-        self._abandoned: set[asyncio.Task[None]] = set()
+        self._abandoned: set[asyncio.Future[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout_seconds
         started = False
         answered = False
 
@@ -63,13 +62,27 @@ class RequestGuard:
                 started = True
             await send(message)
 
-        work = asyncio.ensure_future(self.app(scope, receive, send_unless_answered))
+        # Woken by whichever comes first, the work's end or the deadline: a bare future and a
+        # timer cost half of what ``asyncio.wait`` does, on every request.
+        work: asyncio.Future[None] = asyncio.ensure_future(
+            self.app(scope, receive, send_unless_answered)
+        )
+        woken: asyncio.Future[None] = loop.create_future()
+
+        def wake(*_: object) -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        work.add_done_callback(wake)
+        timer = loop.call_later(self.timeout_seconds, wake)
         try:
-            done, _ = await asyncio.wait({work}, timeout=max(0.0, deadline - loop.time()))
+            await woken
         except asyncio.CancelledError:
             work.cancel()
             raise
-        if work in done:
+        finally:
+            timer.cancel()
+        if work.done():
             error = work.exception()
             if error is None:
                 return
@@ -92,11 +105,11 @@ class RequestGuard:
         answered = True
         await _send(send, status, body, headers, _media_type(scope))
 
-    def _abandon(self, work: asyncio.Task[None]) -> None:
+    def _abandon(self, work: asyncio.Future[None]) -> None:
         self._abandoned.add(work)
         work.add_done_callback(self._forget)
 
-    def _forget(self, work: asyncio.Task[None]) -> None:
+    def _forget(self, work: asyncio.Future[None]) -> None:
         self._abandoned.discard(work)
         if not work.cancelled() and work.exception() is not None:
             logger.debug("a request cancelled at its deadline failed", exc_info=work.exception())
