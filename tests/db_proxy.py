@@ -4,7 +4,8 @@
 both sides but passes nothing on (a server that hangs, or a network that drops packets without
 a word); ``refuse()`` refuses new connections and cuts the open ones (a server that is down);
 ``cut_at(text)`` does that the moment a client sends ``text`` (lost in the middle of a
-request, at the statement that mentions it).
+request, at the statement that mentions it); ``start_up()`` cuts the open connections and
+answers new ones as a server that is starting up does (SQLSTATE 57P03, "cannot connect now").
 It never touches the server behind it, which other tests share.
 """
 
@@ -31,6 +32,7 @@ class DatabaseProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._pipes: set[asyncio.Task[None]] = set()
         self._cut_at: bytes | None = None
+        self._starting_up = False
 
     def url_for(self, database_url: str) -> str:
         """``database_url`` with the proxy in place of the server."""
@@ -38,6 +40,7 @@ class DatabaseProxy:
         return url.set(host="127.0.0.1", port=self.port).render_as_string(hide_password=False)
 
     async def forward(self) -> None:
+        self._starting_up = False
         self._flowing.set()
         if self._server is None:
             self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -47,6 +50,11 @@ class DatabaseProxy:
 
     def cut_at(self, text: bytes) -> None:
         self._cut_at = text
+
+    async def start_up(self) -> None:
+        await self.refuse()
+        await self.forward()
+        self._starting_up = True
 
     async def refuse(self) -> None:
         if self._server is not None:
@@ -65,6 +73,9 @@ class DatabaseProxy:
 
     async def _accept(self, client_in: asyncio.StreamReader, client: asyncio.StreamWriter) -> None:
         self._writers.add(client)
+        if self._starting_up:
+            await _answer_starting_up(client_in, client)
+            return
         host, port = self.target
         try:
             if host.startswith("/"):
@@ -96,6 +107,31 @@ class DatabaseProxy:
         finally:
             self._writers.discard(writer)
             writer.transport.abort()
+
+
+# PostgreSQL's wire protocol: the requests a client may send before its startup message (TLS,
+# GSSAPI encryption), which a server without them declines with "N".
+_ENCRYPTION_REQUESTS = {80877103, 80877104}
+_STARTING_UP = b"SFATAL\0VFATAL\0C57P03\0Mthe database system is starting up\0\0"
+
+
+async def _answer_starting_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Read the client's startup message and refuse it as a server still starting up does."""
+    try:
+        while True:
+            length = int.from_bytes(await reader.readexactly(4), "big")
+            body = await reader.readexactly(length - 4)
+            if length == 8 and int.from_bytes(body[:4], "big") in _ENCRYPTION_REQUESTS:
+                writer.write(b"N")
+                await writer.drain()
+                continue
+            break
+        writer.write(b"E" + (len(_STARTING_UP) + 4).to_bytes(4, "big") + _STARTING_UP)
+        await writer.drain()
+    except (OSError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
 
 
 @contextlib.asynccontextmanager

@@ -14,12 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from websockets.asyncio.client import connect
 
 from bench import scenarios
+from hub.app import create_app
+from hub.db.engine import create_engine
 from hub.fast_claim import CLAIM_NEED
 from hub.settings import Settings
 from tests.auth import Tokens
+from tests.db_proxy import proxied
 from tests.events_client import NEED_EVENTS, PROTOCOL, Rejected, served, subscribed
 from tests.proxied_hub import ProxiedHub, proxied_hub
 from tests.world import COUNTY, World
@@ -105,6 +109,35 @@ async def test_every_http_path_answers_503_database_unavailable(
         # What needs no database still answers.
         assert (await hub.http.get("/.well-known/oauth-authorization-server")).status_code == 200
         assert (await hub.http.get("/healthz")).status_code == 200
+
+
+async def test_a_server_that_cannot_accept_connections_now_says_database_unavailable(
+    database_url: str, settings: Settings, tokens: Tokens, world: World
+) -> None:
+    """A server starting up (or in recovery) answers connections with 57P03: the hub starts
+    anyway, says it is not ready, and answers requests 503 DATABASE_UNAVAILABLE."""
+    token = await tokens.member("ngo")
+    async with proxied(database_url) as (proxy, url):
+        await proxy.start_up()
+        engine = create_engine(url, pool_size=1)
+        app = create_app(quick(settings), engine=engine)
+        try:
+            async with LifespanManager(app) as manager:
+                transport = httpx.ASGITransport(app=manager.app)
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://hub.test"
+                ) as http:
+                    ready = await http.get("/readyz")
+                    assert (ready.status_code, ready.json()["database"]) == (503, "unreachable")
+                    response = await http.post(
+                        "/graphql",
+                        json={"query": NEEDS, "variables": {"county": COUNTY}},
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    assert_unavailable("starting up", response, proxy.port)
+                    await proxy.refuse()
+        finally:
+            await engine.dispose()
 
 
 async def test_a_field_that_loses_the_database_mid_request_says_database_unavailable(
