@@ -4,8 +4,9 @@
 both sides but passes nothing on (a server that hangs, or a network that drops packets without
 a word); ``refuse()`` refuses new connections and cuts the open ones (a server that is down);
 ``cut_at(text)`` does that the moment a client sends ``text`` (lost in the middle of a
-request, at the statement that mentions it); ``start_up()`` cuts the open connections and
-answers new ones as a server that is starting up does (SQLSTATE 57P03, "cannot connect now").
+request, at the statement that mentions it); ``turn_away(sqlstate, message)`` cuts the open
+connections and answers new ones with that error, as a server starting up does (57P03,
+"cannot connect now") or one out of connection slots (53300, "too many connections").
 It never touches the server behind it, which other tests share.
 """
 
@@ -32,7 +33,7 @@ class DatabaseProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._pipes: set[asyncio.Task[None]] = set()
         self._cut_at: bytes | None = None
-        self._starting_up = False
+        self._turn_away: bytes | None = None
 
     def url_for(self, database_url: str) -> str:
         """``database_url`` with the proxy in place of the server."""
@@ -40,7 +41,7 @@ class DatabaseProxy:
         return url.set(host="127.0.0.1", port=self.port).render_as_string(hide_password=False)
 
     async def forward(self) -> None:
-        self._starting_up = False
+        self._turn_away: bytes | None = None
         self._flowing.set()
         if self._server is None:
             self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -51,10 +52,10 @@ class DatabaseProxy:
     def cut_at(self, text: bytes) -> None:
         self._cut_at = text
 
-    async def start_up(self) -> None:
+    async def turn_away(self, sqlstate: str, message: str) -> None:
         await self.refuse()
         await self.forward()
-        self._starting_up = True
+        self._turn_away = f"SFATAL\0VFATAL\0C{sqlstate}\0M{message}\0\0".encode()
 
     async def refuse(self) -> None:
         if self._server is not None:
@@ -73,8 +74,8 @@ class DatabaseProxy:
 
     async def _accept(self, client_in: asyncio.StreamReader, client: asyncio.StreamWriter) -> None:
         self._writers.add(client)
-        if self._starting_up:
-            await _answer_starting_up(client_in, client)
+        if self._turn_away is not None:
+            await _turn_away(client_in, client, self._turn_away)
             return
         host, port = self.target
         try:
@@ -112,11 +113,13 @@ class DatabaseProxy:
 # PostgreSQL's wire protocol: the requests a client may send before its startup message (TLS,
 # GSSAPI encryption), which a server without them declines with "N".
 _ENCRYPTION_REQUESTS = {80877103, 80877104}
-_STARTING_UP = b"SFATAL\0VFATAL\0C57P03\0Mthe database system is starting up\0\0"
 
 
-async def _answer_starting_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Read the client's startup message and refuse it as a server still starting up does."""
+async def _turn_away(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, error: bytes
+) -> None:
+    """Read the client's startup message and answer it with ``error`` (an ErrorResponse's
+    fields), as PostgreSQL refuses a connection it cannot take."""
     try:
         while True:
             length = int.from_bytes(await reader.readexactly(4), "big")
@@ -126,7 +129,7 @@ async def _answer_starting_up(reader: asyncio.StreamReader, writer: asyncio.Stre
                 await writer.drain()
                 continue
             break
-        writer.write(b"E" + (len(_STARTING_UP) + 4).to_bytes(4, "big") + _STARTING_UP)
+        writer.write(b"E" + (len(error) + 4).to_bytes(4, "big") + error)
         await writer.drain()
     except (OSError, asyncio.IncompleteReadError):
         pass

@@ -111,14 +111,21 @@ async def test_every_http_path_answers_503_database_unavailable(
         assert (await hub.http.get("/healthz")).status_code == 200
 
 
-async def test_a_server_that_cannot_accept_connections_now_says_database_unavailable(
-    database_url: str, settings: Settings, tokens: Tokens, world: World
+@pytest.mark.parametrize(
+    ("sqlstate", "message"),
+    [
+        ("57P03", "the database system is starting up"),
+        ("53300", "sorry, too many clients already"),
+    ],
+)
+async def test_a_server_that_turns_connections_away_says_database_unavailable(
+    database_url: str, settings: Settings, tokens: Tokens, world: World, sqlstate: str, message: str
 ) -> None:
-    """A server starting up (or in recovery) answers connections with 57P03: the hub starts
-    anyway, says it is not ready, and answers requests 503 DATABASE_UNAVAILABLE."""
+    """A server starting up (or in recovery), or out of connection slots, turns connections
+    away: the hub starts anyway, says it is not ready, and answers 503 DATABASE_UNAVAILABLE."""
     token = await tokens.member("ngo")
     async with proxied(database_url) as (proxy, url):
-        await proxy.start_up()
+        await proxy.turn_away(sqlstate, message)
         engine = create_engine(url, pool_size=1)
         app = create_app(quick(settings), engine=engine)
         try:
@@ -134,7 +141,8 @@ async def test_a_server_that_cannot_accept_connections_now_says_database_unavail
                         json={"query": NEEDS, "variables": {"county": COUNTY}},
                         headers={"Authorization": f"Bearer {token}"},
                     )
-                    assert_unavailable("starting up", response, proxy.port)
+                    assert_unavailable(sqlstate, response, proxy.port)
+                    assert message not in response.text
                     await proxy.refuse()
         finally:
             await engine.dispose()
