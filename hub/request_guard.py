@@ -115,7 +115,7 @@ class RequestGuard:
             logger.debug("a request cancelled at its deadline failed", exc_info=work.exception())
 
 
-def timeout_body(seconds: float) -> dict[str, Any]:
+def _timeout_error(seconds: float) -> dict[str, Any]:
     return {
         "message": f"the operation took longer than {seconds} s",
         "extensions": {"code": "TIMEOUT", "timeoutSeconds": seconds},
@@ -123,7 +123,7 @@ def timeout_body(seconds: float) -> dict[str, Any]:
 
 
 def _timeout(scope: Scope, seconds: float) -> tuple[int, bytes, dict[str, str]]:
-    error = timeout_body(seconds)
+    error = _timeout_error(seconds)
     return 504, _body(scope, error, "temporarily_unavailable"), {}
 
 
