@@ -36,6 +36,7 @@ from hub.health import healthz, readyz
 from hub.protocol.body_limit import BodyLimit
 from hub.protocol.persisted_queries import PersistedQueries
 from hub.protocol.refusals import http_exception
+from hub.request_guard import RequestGuard
 from hub.schema.caching import CACHING_EXTENSIONS
 from hub.schema.disclosure import DISCLOSURE_EXTENSIONS
 from hub.schema.limits import limit_extensions
@@ -71,6 +72,10 @@ def create_app(
                 url,
                 pool_size=settings.db_pool_size,
                 statement_timeout_seconds=settings.request_timeout_seconds,
+                connect_timeout_seconds=settings.db_connect_timeout_seconds,
+                # A request's deadline cancels its wait for a connection sooner; this bounds
+                # the background tasks' waits, which have no deadline of their own.
+                pool_timeout_seconds=settings.request_timeout_seconds,
             )
         else:
             active = engine
@@ -163,7 +168,13 @@ def create_app(
             Route("/readyz", readyz),
             *oauth_routes(),
         ],
-        middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
+        # One deadline per request, and JSON with a code for whatever escapes a handler; the
+        # body limit inside it, so that an oversized body is refused as such, not logged as an
+        # error first.
+        middleware=[
+            Middleware(RequestGuard, timeout_seconds=settings.request_timeout_seconds),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        ],
         # An unknown path or a method a route does not take: JSON with a code, as everywhere.
         exception_handlers={HTTPException: http_exception},
         lifespan=lifespan,

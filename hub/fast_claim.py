@@ -18,13 +18,16 @@ anything is written:
 From the moment the transaction is asked to commit, this path answers whatever happens: every
 outcome of the claim (``ClaimNeedSuccess``, ``AlreadyClaimed``, ``OverPledged``), every domain
 refusal (which rolled back: the same error the normal path gives, with its code, location and
-path), a failed commit (an internal error, as the normal path would say) and the request
-timeout (``TIMEOUT``, status 504).
+path), and a failed commit (an internal error, as the normal path would say, or
+``DATABASE_UNAVAILABLE`` with status 503 when the database was lost). The request's deadline
+(``TIMEOUT``, status 504) is ``hub.request_guard``'s, as on the normal path.
+
+A database that cannot be reached before the commit is not left to the normal path, which
+could not reach it either: the request guard answers 503 ``DATABASE_UNAVAILABLE``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from datetime import datetime
@@ -36,10 +39,11 @@ from graphql import FieldNode, GraphQLError, GraphQLSchema, OperationDefinitionN
 from starlette.requests import Request
 
 from hub.compiled_operations import CompiledDocument, global_id, prepay
+from hub.db.availability import is_database_unavailable
 from hub.domain import claims
 from hub.domain.errors import DomainError
 from hub.domain.rules import CoordinationRules
-from hub.graphql_app import timeout_error
+from hub.protocol.errors import DATABASE_UNAVAILABLE
 from hub.schema.errors import classify
 from hub.schema.ids import uuid_of
 
@@ -83,7 +87,9 @@ async def answer(
         return await _answer(request, payload, document, schema)
     except _Fallback:
         return None
-    except Exception:  # raised before the claim's transaction was asked to commit
+    except Exception as exc:  # raised before the claim's transaction was asked to commit
+        if is_database_unavailable(exc):
+            raise  # nothing was written, and the normal path could not reach it either
         logger.debug("the compiled claim fell back", exc_info=True)
         return None
 
@@ -104,26 +110,25 @@ async def _answer(
     except DomainError as exc:
         raise _Fallback from exc  # refused by the resolver before anything is written
     state: Any = request.app.state
-    settings = state.settings
-    seconds = settings.request_timeout_seconds
-    try:
-        # Who asks and the charge: one statement each, in one session without a transaction
-        # (as the compiled page reads them); the claim then has its own transaction.
-        async with state.autocommit_sessions() as session:
-            principal, _ = await state.authenticator.principal(request.headers, session=session)
-            if principal is None or principal.trusted_documents_only:
-                raise _Fallback  # the normal path refuses, or holds the client to its documents
-            # As the normal path bounds the operation: its charge and its resolver.
-            deadline = asyncio.get_running_loop().time() + seconds
-            async with asyncio.timeout_at(deadline):
-                if not await prepay(session, request, principal, schema, DOCUMENT):
-                    raise _Fallback  # over the limit: the normal path refuses alike
-        async with asyncio.timeout_at(deadline):
-            body = await _claim(request, principal, need_id, key, _parsed(document)[1])
-    except TimeoutError:
-        # Its transaction was rolled back, or its commit's fate is unknown: as the normal path.
-        return 504, orjson.dumps({"data": None, "errors": [timeout_error(seconds).formatted]})
-    return 200, orjson.dumps(body)
+    # Who asks and the charge: one statement each, in one session without a transaction (as
+    # the compiled page reads them); the claim then has its own transaction. The request's
+    # deadline (``hub.request_guard``) bounds all of it, as it does the normal path.
+    async with state.autocommit_sessions() as session:
+        principal, _ = await state.authenticator.principal(request.headers, session=session)
+        if principal is None or principal.trusted_documents_only:
+            raise _Fallback  # the normal path refuses, or holds the client to its documents
+        if not await prepay(session, request, principal, schema, DOCUMENT):
+            raise _Fallback  # over the limit: the normal path refuses alike
+    body = await _claim(request, principal, need_id, key, _parsed(document)[1])
+    return (503 if _database_unavailable(body) else 200), orjson.dumps(body)
+
+
+def _database_unavailable(body: dict[str, Any]) -> bool:
+    """A commit whose fate the lost database leaves unknown: the client retries with the same
+    idempotency key, which answers the first claim's outcome if it was made."""
+    return any(
+        error["extensions"].get("code") == DATABASE_UNAVAILABLE for error in body.get("errors", ())
+    )
 
 
 async def _claim(
@@ -150,6 +155,8 @@ async def _claim(
         return _error(refusal, field, refusal)
     except Exception as exc:
         if not committing:
+            if is_database_unavailable(exc):
+                raise  # rolled back, and the normal path could not reach the database either
             raise _Fallback from exc  # rolled back: the normal path may answer
         # The commit failed, or its fate is unknown: never run the claim again.
         return _error(exc, field, None)

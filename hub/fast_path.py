@@ -26,9 +26,10 @@ path, before any of it is read; over the limit, the normal path answers (it refu
 refusal spends nothing).
 
 Anything unusual - no principal, an invalid cursor or variable, a child the reader may not see,
-any error at all - falls back to the normal path, which then answers (and reports errors) as it
-always does. Reads have no side effects, so answering twice is harmless. Tests compare the two
-paths for every kind of reader.
+any error but a database that cannot be reached (``hub.request_guard`` answers that one) - falls
+back to the normal path, which then answers (and reports errors) as it always does. Reads have
+no side effects, so answering twice is harmless. Tests compare the two paths for every kind of
+reader.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from hub import fast_claim
 from hub.auth.policy import Permission, may
 from hub.auth.principal import Principal
 from hub.compiled_operations import CompiledDocument, global_id, prepay, requested
+from hub.db.availability import is_database_unavailable
 from hub.db.models import Child, Claim, Need, Region
 from hub.db.raw import RawStatement
 from hub.domain import children, claims, clock, ledger, needs
@@ -171,7 +173,9 @@ class FastPath:
             return orjson.dumps(await needs_page(Request(scope), variables, self.schema))
         except _Fallback:
             return None
-        except Exception:  # the normal path will report it properly
+        except Exception as exc:  # the normal path will report it properly
+            if is_database_unavailable(exc):
+                raise  # the normal path could not reach it either: the request guard answers
             logger.debug("the compiled needs page fell back", exc_info=True)
             return None
 

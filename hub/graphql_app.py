@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from datetime import timedelta
 from typing import Any
@@ -50,16 +51,28 @@ from strawberry.types.unset import UnsetType
 from hub.auth.dev import MEMBER_HEADER
 from hub.auth.principal import Principal
 from hub.auth.tokens import TokenRejected, peek
+from hub.db.availability import is_database_unavailable
 from hub.domain.trusted_documents import OperationNotTrusted, check_trusted
 from hub.protocol import request_parameters
-from hub.protocol.errors import ProtocolError, code_for_status
+from hub.protocol.errors import (
+    DATABASE_UNAVAILABLE,
+    RETRY_AFTER_SECONDS,
+    ProtocolError,
+    code_for_status,
+)
 from hub.protocol.media import GRAPHQL_RESPONSE, JSON, body_media_type, negotiate
 from hub.protocol.persisted_queries import PersistedQueries
 from hub.resolvers.context import Context
+from hub.schema.errors import classify_escaped
 from hub.settings import Settings
 from hub.websocket_limits import CLOSE_CODE, ConnectionLimit, TooManyConnections
 
+logger = logging.getLogger(__name__)
+
 AUTHORIZATION = "authorization"
+# WebSocket close codes (RFC 6455, IANA registry): retry later; the server failed.
+TRY_AGAIN_LATER = 1013
+INTERNAL_ERROR = 1011
 # Set on a request's state by the compiled path once it has charged the request's cost, so that
 # the normal path, should it answer after all, does not charge it twice.
 PREPAID = "hub_prepaid"
@@ -76,6 +89,7 @@ _REQUEST_ERROR_STATUS = {
     "DOCUMENT_TOO_LARGE": 413,
     "RATE_LIMITED": 429,
     "INTERNAL_SERVER_ERROR": 500,
+    DATABASE_UNAVAILABLE: 503,
 }
 
 
@@ -83,12 +97,6 @@ class HubTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, with a restricted client held to its trusted documents, and
     queries and mutations held to the request timeout as over HTTP (subscriptions run on);
     a principal's connections beyond its limit closed with a reason."""
-
-    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
-        try:
-            await super().handle_connection_init(message)
-        except TooManyConnections as refused:
-            await self.websocket.close(code=CLOSE_CODE, reason=str(refused))
 
     async def send_message(self, message: Message) -> None:
         await super().send_message(message)
@@ -113,21 +121,52 @@ class HubTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             if self.context.release_connection is not None:
                 self.context.release_connection()
 
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        """The credentials are checked within the request timeout, and a failure to check
+        them closes the connection with a code that says whether to retry: the principal's
+        connections beyond its limit with 1008 (``TOO_MANY_CONNECTIONS``), 1013 (try again
+        later, with the reason ``TIMEOUT`` or ``DATABASE_UNAVAILABLE``), 1011 (internal
+        error) otherwise. The driver's message goes to the log only."""
+        request_id = self.context.request_id
+        limit = asyncio.timeout(self.context.settings.request_timeout_seconds)
+        try:
+            async with limit:
+                await super().handle_connection_init(message)
+        except TooManyConnections as refused:
+            await self.websocket.close(code=CLOSE_CODE, reason=str(refused))
+        except Exception as exc:
+            if limit.expired():
+                logger.warning("connection_init ran past the timeout (request %s)", request_id)
+                await self.websocket.close(code=TRY_AGAIN_LATER, reason="TIMEOUT")
+                return
+            if is_database_unavailable(exc):
+                logger.warning(
+                    "the database is unavailable at connection_init (request %s)",
+                    request_id,
+                    exc_info=exc,
+                )
+                await self.websocket.close(code=TRY_AGAIN_LATER, reason=DATABASE_UNAVAILABLE)
+                return
+            logger.error("internal error at connection_init (request %s)", request_id, exc_info=exc)
+            await self.websocket.close(code=INTERNAL_ERROR, reason="INTERNAL_SERVER_ERROR")
+
     async def run_operation(self, operation: Operation[Context, None]) -> None:
-        try:
-            await _check_trusted(self.context, operation.query)
-        except OperationNotTrusted as exc:
-            error = GraphQLError(exc.message, extensions={"code": exc.code})
-            await operation.send_initial_errors([error])
-            return
-        if _is_subscription(operation.query, operation.operation_name):
-            await super().run_operation(operation)
-            return
         seconds = self.context.settings.request_timeout_seconds
+        limit = asyncio.timeout(seconds)
         try:
-            async with asyncio.timeout(seconds):
+            async with limit:
+                try:
+                    await _check_trusted(self.context, operation.query)
+                except OperationNotTrusted as exc:
+                    error = GraphQLError(exc.message, extensions={"code": exc.code})
+                    await operation.send_initial_errors([error])
+                    return
+                if _is_subscription(operation.query, operation.operation_name):
+                    limit.reschedule(None)  # a stream runs on: only its check was bounded
                 await super().run_operation(operation)
         except TimeoutError:
+            if not limit.expired():
+                raise
             await operation.send_initial_errors(
                 [timeout_error(seconds)]  # its transaction was rolled back
             )
@@ -278,11 +317,16 @@ class HubGraphQL(GraphQL[Context, None]):
             raise ProtocolError(
                 400, "BAD_REQUEST", "No GraphQL query found in the request"
             ) from exc
+        classify_escaped(result, context.request_id)
         if resolved.register and context.principal and not isinstance(result, PreExecutionError):
             await persisted.keep(resolved.register, resolved.query)
         if strict and _is_request_error(result):
             request.state.request_error = True
             sub_response.status_code = _request_error_status(result)
+        if _database_unavailable(result):
+            # Whatever data came with it, the client should retry the whole operation.
+            sub_response.status_code = 503
+            sub_response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return result
 
     async def process_result(
@@ -304,28 +348,6 @@ class HubGraphQL(GraphQL[Context, None]):
             # A message echoing the client's text (an unknown operation's name) may hold a lone
             # surrogate, which orjson refuses: the standard library escapes it (\ud800).
             return json.dumps(data, ensure_ascii=True)
-
-    async def execute_operation(
-        self,
-        request: Any,
-        request_adapter: Any,
-        request_data: Any,
-        context: Context,
-        root_value: Any,
-        sub_response: Any,
-    ) -> Any:
-        """End an operation that runs past the request timeout (its transaction rolls back)."""
-        settings = context.settings
-        try:
-            async with asyncio.timeout(settings.request_timeout_seconds):
-                return await super().execute_operation(
-                    request, request_adapter, request_data, context, root_value, sub_response
-                )
-        except TimeoutError:
-            sub_response.status_code = 504
-            return ExecutionResult(
-                data=None, errors=[timeout_error(settings.request_timeout_seconds)]
-            )
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -414,6 +436,13 @@ def _is_request_error(result: ExecutionResult) -> bool:
         result.data is None
         and bool(result.errors)
         and all(error.path is None for error in result.errors or ())
+    )
+
+
+def _database_unavailable(result: ExecutionResult) -> bool:
+    return any(
+        (error.extensions or {}).get("code") == DATABASE_UNAVAILABLE
+        for error in result.errors or ()
     )
 
 

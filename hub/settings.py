@@ -41,6 +41,11 @@ class Settings:
     max_page_size: int = 100
     default_page_size: int = 20
     db_pool_size: int = 20
+    # How long opening a database connection may take before it counts as failed: a stalled
+    # server would otherwise hold every connect attempt for asyncpg's default minute.
+    db_connect_timeout_seconds: float = 5.0
+    # /readyz says "not ready" once this share of the pool's connections is in use (1.0: all).
+    ready_max_pool_use: float = 1.0
     id_hash_key: str | None = field(default=None, repr=False)
     # The hub's public URL: the "iss" of every token it signs. Defaults to http://HOST:PORT.
     issuer: str | None = None
@@ -170,6 +175,16 @@ class Settings:
             max_page_size=_int(env, "HUB_MAX_PAGE_SIZE", cls.max_page_size, minimum=1),
             default_page_size=_int(env, "HUB_DEFAULT_PAGE_SIZE", cls.default_page_size, minimum=1),
             db_pool_size=_int(env, "HUB_DB_POOL_SIZE", cls.db_pool_size, minimum=1),
+            db_connect_timeout_seconds=_float(
+                env,
+                "HUB_DB_CONNECT_TIMEOUT_SECONDS",
+                cls.db_connect_timeout_seconds,
+                minimum=0.1,
+                maximum=60.0,
+            ),
+            ready_max_pool_use=_float(
+                env, "HUB_READY_MAX_POOL_USE", cls.ready_max_pool_use, minimum=0.01, maximum=1.0
+            ),
             id_hash_key=env.get("HUB_ID_HASH_KEY") or None,
             issuer=_url(env, "HUB_ISSUER"),
             token_audience=env.get("HUB_TOKEN_AUDIENCE") or None,
@@ -365,7 +380,14 @@ def _int(
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+def _float(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    *,
+    minimum: float,
+    maximum: float | None = None,
+) -> float:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -375,6 +397,8 @@ def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float)
         raise SettingsError(f"{name} must be a number, not {raw!r}") from exc
     if not value >= minimum:  # also refuses NaN
         raise SettingsError(f"{name} must be at least {minimum}, not {raw!r}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name} must be at most {maximum}, not {raw!r}")
     return value
 
 

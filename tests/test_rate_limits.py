@@ -261,7 +261,7 @@ async def test_an_operation_past_the_request_timeout_ends_with_timeout(
 async def test_over_a_websocket_queries_time_out_and_subscriptions_run_on(
     engine: AsyncEngine, settings: Settings, tokens: Tokens, world: World
 ) -> None:
-    hurried = dataclasses.replace(settings, request_timeout_seconds=0.001)
+    hurried = dataclasses.replace(settings, request_timeout_seconds=0.5)
     app = create_app(hurried, engine=engine)
     token = await tokens.member("officer")
     async with (
@@ -270,12 +270,18 @@ async def test_over_a_websocket_queries_time_out_and_subscriptions_run_on(
         subscribed(address, token) as stream,
     ):
         # The subscription (id 1) outlives the timeout many times over.
-        await asyncio.sleep(0.2)
-        await stream.connection.send(
-            '{"id": "2", "type": "subscribe", "payload": {"query": '
-            '"{ needs(first: 50) { nodes { id child { code } claims { id } } } }"}}'
-        )
-        message = await stream.receive()
+        await asyncio.sleep(1.0)
+        # The query waits for a connection, every one of the pool held meanwhile.
+        held = [await engine.connect() for _ in range(engine.pool.size())]
+        try:
+            await stream.connection.send(
+                '{"id": "2", "type": "subscribe", "payload": {"query": '
+                '"{ needs(first: 50) { nodes { id child { code } claims { id } } } }"}}'
+            )
+            message = await stream.receive()
+        finally:
+            for connection in held:
+                await connection.close()
         assert message.type == "error"
         assert [e["extensions"]["code"] for e in message.payload] == ["TIMEOUT"]
         # Nothing ended the subscription: no error and no complete for it.

@@ -35,9 +35,12 @@ def test_every_variable_is_read() -> None:
             "HUB_WORKERS": "2",
             "HUB_AUDIT_LINK_INTERVAL_SECONDS": "0.5",
             "HUB_CHANGE_CHECKPOINT_INTERVAL_SECONDS": "30",
+            "HUB_DB_CONNECT_TIMEOUT_SECONDS": "2.5",
+            "HUB_READY_MAX_POOL_USE": "0.9",
         }
     )
     assert (settings.workers, settings.audit_link_interval_seconds) == (2, 0.5)
+    assert (settings.db_connect_timeout_seconds, settings.ready_max_pool_use) == (2.5, 0.9)
     assert settings.change_checkpoint_interval_seconds == 30
     assert settings.database_url == "postgresql://hub@db:5432/hub"
     assert settings.data_dir == Path("~/hub-data").expanduser()
@@ -69,6 +72,9 @@ def test_every_variable_is_read() -> None:
             "0",
             "HUB_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT must be at least 1",
         ),
+        ("HUB_DB_CONNECT_TIMEOUT_SECONDS", "0", "HUB_DB_CONNECT_TIMEOUT_SECONDS must be at least"),
+        ("HUB_DB_CONNECT_TIMEOUT_SECONDS", "600", "HUB_DB_CONNECT_TIMEOUT_SECONDS must be at most"),
+        ("HUB_READY_MAX_POOL_USE", "1.5", "HUB_READY_MAX_POOL_USE must be at most 1.0"),
     ],
 )
 def test_bad_values_fail_with_a_clear_message(name: str, value: str, message: str) -> None:

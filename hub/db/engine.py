@@ -25,13 +25,27 @@ def async_url(url: str) -> str:
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, statement_timeout_seconds: float | None = None
+    url: str,
+    *,
+    pool_size: int = 10,
+    statement_timeout_seconds: float | None = None,
+    connect_timeout_seconds: float | None = None,
+    pool_timeout_seconds: float | None = None,
 ) -> AsyncEngine:
     """``statement_timeout_seconds``: PostgreSQL cancels any statement of these connections
-    that runs longer (the serving app's engine sets it; migrations and maintenance do not)."""
+    that runs longer (the serving app's engine sets it; migrations and maintenance do not).
+    ``connect_timeout_seconds``: a connection not opened by then fails (asyncpg waits a minute
+    by default, and a stalled server answers nothing). ``pool_timeout_seconds``: the longest
+    a checkout waits for a connection when all are in use (SQLAlchemy's default is 30 s)."""
     server_settings = {"application_name": "hub"}
     if statement_timeout_seconds is not None:
         server_settings["statement_timeout"] = str(max(1, round(statement_timeout_seconds * 1000)))
+    connect_args: dict[str, Any] = {"server_settings": server_settings}
+    if connect_timeout_seconds is not None:
+        connect_args["timeout"] = connect_timeout_seconds
+    pool_options: dict[str, Any] = {}
+    if pool_timeout_seconds is not None:
+        pool_options["pool_timeout"] = pool_timeout_seconds
     engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
@@ -40,7 +54,8 @@ def create_engine(
         # statement prepared anew). Requests beyond the pool wait for a connection instead.
         max_overflow=0,
         # Server-side timeouts keep a stuck statement from holding a connection forever.
-        connect_args={"server_settings": server_settings},
+        connect_args=connect_args,
+        **pool_options,
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
     return engine
@@ -58,6 +73,12 @@ def _refuse_closed_connection(dbapi_connection: Any, _record: object, _proxy: ob
     SQLAlchemy then invalidates every older connection of the pool at once."""
     if dbapi_connection.driver_connection.is_closed():
         raise exc.DisconnectionError("the database server closed this connection")
+
+
+def driver_dsn(engine: AsyncEngine) -> str:
+    """The engine's URL as asyncpg itself takes it (without SQLAlchemy's driver name), for the
+    connections the hub opens outside the pool."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

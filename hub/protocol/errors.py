@@ -12,6 +12,13 @@ from collections.abc import Mapping
 
 from cross_web import HTTPException
 
+# The database cannot be reached now (down, restarting, refusing, out of connections, lost
+# mid-request): a 503 with Retry-After, masked like an internal error, for the client to retry.
+DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+DATABASE_UNAVAILABLE_MESSAGE = "the database is unavailable; retry later"
+# Long enough for a restart or failover to progress, short enough not to idle once it is back.
+RETRY_AFTER_SECONDS = 5
+
 
 class ProtocolError(HTTPException):
     def __init__(

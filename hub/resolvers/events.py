@@ -20,10 +20,8 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Iterator
 
-import asyncpg
-from sqlalchemy.exc import DBAPIError
-
 from hub.auth.principal import Principal
+from hub.db.availability import is_database_unavailable
 from hub.domain import event_replay, subscriptions
 from hub.domain.errors import DomainError, Forbidden, Unauthenticated
 from hub.domain.event_broker import INTERRUPTED, EventsInterrupted
@@ -124,35 +122,10 @@ def _interrupted_by_losing_the_database() -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        if isinstance(exc, DomainError) or not _lost_the_database(exc):
+        if isinstance(exc, DomainError) or not is_database_unavailable(exc):
             raise
         logger.warning("a need-event stream lost the database: %r", exc)
         raise EventsInterrupted(INTERRUPTED) from exc
-
-
-# What asyncpg raises when the server goes away under a connection in use (statements run on
-# asyncpg directly, hub.db.raw, are not wrapped by SQLAlchemy).
-_SERVER_GONE = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.CannotConnectNowError,
-)
-
-
-def _lost_the_database(error: BaseException) -> bool:
-    """Whether ``error``, or what it was raised from, says the connection to PostgreSQL was
-    lost or could not be made."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, DBAPIError) and current.connection_invalidated:
-            return True
-        if isinstance(current, _SERVER_GONE | OSError):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 @contextlib.contextmanager

@@ -1,8 +1,10 @@
 """Every error leaves with a stable ``extensions.code``; unexpected ones are masked and logged.
 
 Expected failures are ``DomainError``s and keep their message and code. Parse and validation
-errors from the GraphQL layer are the client's fault and say so. Anything else is an internal
-error: the client sees a generic message and a request id, the log gets the traceback.
+errors from the GraphQL layer are the client's fault and say so. A database that cannot be
+reached now (down, refusing, lost mid-request) is ``DATABASE_UNAVAILABLE``, for the client to
+retry. Anything else is an internal error. Both are masked: the client sees a generic message
+and a request id, the log gets the traceback with the driver's message.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from hub.db.availability import is_database_unavailable
 from hub.domain.errors import DomainError
+from hub.protocol.errors import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE
 
 logger = logging.getLogger("hub.errors")
 
@@ -32,12 +36,17 @@ def classify(error: GraphQLError, request_id: str | None) -> GraphQLError:
     if original is None or isinstance(original, GraphQLError):
         extensions.setdefault("code", _client_error_code(error.message))
         return _with(error, error.message, extensions)
-    logger.error(
-        "internal error in %s (request %s)",
-        ".".join(str(p) for p in error.path or ()) or "operation",
-        request_id,
-        exc_info=original,
-    )
+    where = ".".join(str(p) for p in error.path or ()) or "operation"
+    if is_database_unavailable(original):
+        logger.warning(
+            "the database is unavailable in %s (request %s)", where, request_id, exc_info=original
+        )
+        return _with(
+            error,
+            DATABASE_UNAVAILABLE_MESSAGE,
+            {"code": DATABASE_UNAVAILABLE, "requestId": request_id},
+        )
+    logger.error("internal error in %s (request %s)", where, request_id, exc_info=original)
     return _with(
         error, INTERNAL_MESSAGE, {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
     )
@@ -74,6 +83,16 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> Grap
         original_error=None,
         extensions=extensions,
     )
+
+
+def classify_escaped(result: Any, request_id: str | None) -> None:
+    """Classify the errors of a result the extension never saw: an exception raised in another
+    extension's hook (the rate-limit charge reaching a lost database, say) ends the operation
+    before ``ErrorCodes`` runs, and Strawberry would send its message raw, without a code.
+    Errors already classified keep their code."""
+    errors = getattr(result, "errors", None)
+    if errors and any(error.original_error is not None for error in errors):
+        result.errors = [classify(error, request_id) for error in errors]
 
 
 class ErrorCodes(SchemaExtension):
