@@ -216,14 +216,16 @@ async def unreachable(settings: Settings) -> AsyncIterator[Starlette]:
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
-async def test_a_database_fault_is_a_masked_server_error_in_json(
+async def test_an_unreachable_database_is_a_masked_503_in_json(
     unreachable: Starlette, endpoint: str
 ) -> None:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=unreachable), base_url="http://hub.test"
     ) as http:
         response = await http.post(endpoint, data=FORM, auth=("some-client", "some-secret"))
-    oauth_error(response, 500, "server_error")
+    oauth_error(response, 503, "temporarily_unavailable")
+    assert int(response.headers["Retry-After"]) > 0
+    assert response.json()["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
     assert "127.0.0.1" not in response.text  # nothing of the fault is shown
 
 

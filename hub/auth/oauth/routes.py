@@ -28,6 +28,7 @@ from hub.auth.oauth.portal import LookupPortal, Portal
 from hub.auth.oauth.requests import BadForm, HubOAuth2Request, read_request
 from hub.auth.oauth.server import NO_STORE, HubAuthorizationServer, OAuthContext, server_metadata
 from hub.auth.passwords import check_password_strength, hash_secret
+from hub.db.availability import is_database_unavailable
 
 AUTHORIZATION_FIELDS = (
     "response_type",
@@ -81,7 +82,9 @@ async def _run(
             )
             server = HubAuthorizationServer(context)
             response: Response = await anyio.to_thread.run_sync(work, server, oauth_request)
-    except Exception:
+    except Exception as exc:
+        if is_database_unavailable(exc):
+            raise  # the request guard answers 503 DATABASE_UNAVAILABLE, with Retry-After
         # authlib answers what it expects with an OAuth2Error; anything else is the hub's own
         # fault: logged, masked, and answered as RFC 6749 names it, in JSON like the rest.
         logger.exception("the OAuth request to %s failed", oauth_request.uri)
@@ -98,7 +101,9 @@ async def _admit(state: Any, attempt: throttle.Attempt) -> Response | None:
     try:
         async with state.autocommit_sessions() as session:
             admission = await throttle.admit(session, state.settings, attempt)
-    except Exception:
+    except Exception as exc:
+        if is_database_unavailable(exc):
+            raise  # the request guard answers 503 DATABASE_UNAVAILABLE, with Retry-After
         # Unable to count the attempt, the hub does not check it either (no hashing unbounded).
         logger.exception("the client-authentication throttle could not be consulted")
         return _server_error()
