@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -295,6 +296,11 @@ def _print_summary(summary: object, access: object, settings: Settings) -> None:
 
 
 def main() -> None:
+    # Python's own answer to SIGTERM (from systemd, `docker stop`, Kubernetes) ends the process
+    # on the spot, without its exit handlers: the embedded PostgreSQL, which the last process
+    # using it stops from one, kept running. Taken like Ctrl+C instead, it stops the hub the same
+    # orderly way (uvicorn's graceful shutdown while serving, an interrupt before that).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     cli()
 
 
