@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import logging
 import os
 import signal
 import sys
@@ -22,6 +21,7 @@ from hub.app import create_app
 from hub.db import migrate as migrations
 from hub.db.engine import UnsupportedServer, create_engine, ensure_supported_server
 from hub.db.location import resolve_database_url
+from hub.logs import configure_logging, log_config
 from hub.secrets import id_hash_key, key_encryption_key
 from hub.serving import run_workers
 from hub.settings import Settings
@@ -45,14 +45,6 @@ def settings_from_env(**overrides: object) -> Settings:
     settings = Settings.from_env()
     given = {key: value for key, value in overrides.items() if value is not None}
     return dataclasses.replace(settings, **given)  # type: ignore[arg-type]
-
-
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # The embedded server's library narrates every command it runs; only its problems matter.
-    logging.getLogger("pgserver").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _migrated_url(settings: Settings) -> str:
@@ -81,6 +73,7 @@ def _serve(settings: Settings, database_url: str | None = None) -> None:
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level.lower(),
+            log_config=log_config(settings.log_level),
             proxy_headers=True,
         )
         return
@@ -104,6 +97,8 @@ def _serve(settings: Settings, database_url: str | None = None) -> None:
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level.lower(),
+            log_config=log_config(settings.log_level),
+            timeout_worker_healthcheck=settings.worker_healthcheck_timeout_seconds,
             proxy_headers=True,
         )
     )
@@ -113,7 +108,7 @@ def _serve(settings: Settings, database_url: str | None = None) -> None:
 def migrate() -> None:
     """Upgrade the database to the newest schema."""
     settings = settings_from_env()
-    _configure_logging(settings)
+    configure_logging(settings.log_level)
     _migrated_url(settings)
     console.print(f"database at revision {migrations.head_revision()}")
 
@@ -131,7 +126,7 @@ def serve(
 ) -> None:
     """Migrate the database if needed, then serve the API."""
     settings = settings_from_env(host=host, port=port, workers=workers)
-    _configure_logging(settings)
+    configure_logging(settings.log_level)
     url = _migrated_url(settings)
     _serve(settings, url)
 
@@ -150,7 +145,7 @@ def demo(
     settings = settings_from_env(
         host=host, port=port, env="dev" if env.lower() == "dev" else "prod"
     )
-    _configure_logging(settings)
+    configure_logging(settings.log_level)
     url = _migrated_url(settings)
 
     async def seed() -> tuple[object, object]:

@@ -13,13 +13,24 @@ even shares whatever the arrival pattern. uvicorn's supervisor still starts, wat
 restarts the workers: what it passes them is not a socket but a recipe for one, which each
 worker unpickles into its own listener (a worker restarted later binds its own the same way).
 Elsewhere, or for a port chosen by the system, the shared socket stays.
+
+multiprocessing's "spawn", which uvicorn starts its workers with, imports the parent's main
+module into each new worker before the worker runs any of uvicorn's code. For ``hub`` that is
+the whole command line and, through its commands, the application: 1.3 to 1.9 s of imports on an
+idle machine, several times that on a loaded one, during which the worker cannot answer the
+supervisor's health check (uvicorn's default patience: 5 s). A worker that does not answer is
+killed as hung and replaced, by one that starts as slowly. So the workers start without the main
+module: each answers the health check at once and imports the application while it answers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import sys
+import types
+from collections.abc import Iterator
 from typing import Any, cast
 
 import uvicorn
@@ -73,7 +84,8 @@ def run_workers(config: uvicorn.Config) -> None:
     """Run ``config.workers`` worker processes under uvicorn's supervisor until it is told to
     stop, each listening on the port by itself where the system spreads connections."""
     if not spreads_connections(config.port):
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        with _workers_start_without_main_module():
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
         return
     try:
         # Bound once here, to fail at once and clearly if another program holds the port;
@@ -89,4 +101,18 @@ def run_workers(config: uvicorn.Config) -> None:
         config.workers,
     )
     recipe = cast(socket.socket, _ListenerOfItsOwn(config.host, config.port))
-    Multiprocess(config, sockets=[recipe]).run()
+    with _workers_start_without_main_module():
+        Multiprocess(config, sockets=[recipe]).run()
+
+
+@contextlib.contextmanager
+def _workers_start_without_main_module() -> Iterator[None]:
+    """While the supervisor runs (it replaces workers that die), a process it starts imports no
+    main module: spawn imports the one ``sys.modules["__main__"]`` names, and an empty module
+    names none. The supervisor's own code keeps its module, which it refers to directly."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main

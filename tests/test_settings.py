@@ -33,11 +33,13 @@ def test_every_variable_is_read() -> None:
             "HUB_DB_POOL_SIZE": "4",
             "HUB_ID_HASH_KEY": "k",
             "HUB_WORKERS": "2",
+            "HUB_WORKER_HEALTHCHECK_TIMEOUT_SECONDS": "60",
             "HUB_AUDIT_LINK_INTERVAL_SECONDS": "0.5",
             "HUB_CHANGE_CHECKPOINT_INTERVAL_SECONDS": "30",
         }
     )
     assert (settings.workers, settings.audit_link_interval_seconds) == (2, 0.5)
+    assert settings.worker_healthcheck_timeout_seconds == 60
     assert settings.change_checkpoint_interval_seconds == 30
     assert settings.database_url == "postgresql://hub@db:5432/hub"
     assert settings.data_dir == Path("~/hub-data").expanduser()
@@ -59,6 +61,11 @@ def test_every_variable_is_read() -> None:
         ("HUB_PORT", "eighty", "HUB_PORT must be a whole number"),
         ("HUB_MAX_PAGE_SIZE", "0", "HUB_MAX_PAGE_SIZE must be at least 1"),
         ("HUB_WORKERS", "0", "HUB_WORKERS must be at least 1"),
+        (
+            "HUB_WORKER_HEALTHCHECK_TIMEOUT_SECONDS",
+            "0",
+            "HUB_WORKER_HEALTHCHECK_TIMEOUT_SECONDS must be at least 1",
+        ),
     ],
 )
 def test_bad_values_fail_with_a_clear_message(name: str, value: str, message: str) -> None:
