@@ -23,7 +23,7 @@ from hub.db.engine import UnsupportedServer, create_engine, ensure_supported_ser
 from hub.db.location import resolve_database_url
 from hub.logs import configure_logging, log_config
 from hub.secrets import id_hash_key, key_encryption_key
-from hub.serving import run_workers
+from hub.serving import PortUnavailable, check_port, run_workers
 from hub.settings import Settings
 from hub.vocabulary import ClaimStatus
 
@@ -36,6 +36,7 @@ cli.command("prune")(access_cli.prune)
 schema_cli = typer.Typer(help="The GraphQL schema: the SDL that federation gateways compose.")
 cli.add_typer(schema_cli, name="schema")
 console = Console()
+errors = Console(stderr=True)
 
 HostOption = Annotated[str | None, typer.Option(help="Address to listen on [HUB_HOST].")]
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on [HUB_PORT].")]
@@ -45,6 +46,16 @@ def settings_from_env(**overrides: object) -> Settings:
     settings = Settings.from_env()
     given = {key: value for key, value in overrides.items() if value is not None}
     return dataclasses.replace(settings, **given)  # type: ignore[arg-type]
+
+
+def _ensure_port_free(settings: Settings) -> None:
+    """Stop with a clear message, before anything is started or seeded, if the hub could not
+    listen where it is told to."""
+    try:
+        check_port(settings.host, settings.port)
+    except PortUnavailable as exc:
+        errors.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(code=1) from exc
 
 
 def _migrated_url(settings: Settings) -> str:
@@ -127,6 +138,7 @@ def serve(
     """Migrate the database if needed, then serve the API."""
     settings = settings_from_env(host=host, port=port, workers=workers)
     configure_logging(settings.log_level)
+    _ensure_port_free(settings)
     url = _migrated_url(settings)
     _serve(settings, url)
 
@@ -146,6 +158,7 @@ def demo(
         host=host, port=port, env="dev" if env.lower() == "dev" else "prod"
     )
     configure_logging(settings.log_level)
+    _ensure_port_free(settings)
     url = _migrated_url(settings)
 
     async def seed() -> tuple[object, object]:

@@ -80,20 +80,42 @@ class _ListenerOfItsOwn:
         return reuse_port_listener, (self.host, self.port)
 
 
+class PortUnavailable(Exception):
+    """The address to serve on cannot be bound: another program holds the port, or the host is
+    not an address of this machine."""
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise ``PortUnavailable`` unless ``host:port`` can be bound now, as uvicorn binds it.
+
+    Bound and closed at once, never listening, so no connection is ever queued on it; a port
+    left to the system (0) is always available.
+    """
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As uvicorn's own listener: a port whose last connections linger is still free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortUnavailable(f"cannot serve on {host}:{port}: {exc.strerror}") from exc
+
+
 def run_workers(config: uvicorn.Config) -> None:
     """Run ``config.workers`` worker processes under uvicorn's supervisor until it is told to
     stop, each listening on the port by itself where the system spreads connections."""
+    try:
+        # Checked again, after the migration: another program may have taken the port since.
+        check_port(config.host, config.port)
+    except PortUnavailable as exc:
+        logger.error("%s", exc)
+        sys.exit(STARTUP_FAILURE)
     if not spreads_connections(config.port):
         with _workers_start_without_main_module():
             Multiprocess(config, sockets=[config.bind_socket()]).run()
         return
-    try:
-        # Bound once here, to fail at once and clearly if another program holds the port;
-        # never listening, so no connection is ever queued on it.
-        reuse_port_listener(config.host, config.port, listen=False).close()
-    except OSError as exc:
-        logger.error("cannot serve on %s:%d: %s", config.host, config.port, exc)
-        sys.exit(STARTUP_FAILURE)
     logger.info(
         "serving on http://%s:%d with %d workers, each listening on the port",
         config.host,

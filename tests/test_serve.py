@@ -235,3 +235,27 @@ def test_workers_that_start_slowly_survive_and_log_with_time_and_level(
     records = [line for line in log.splitlines() if "uvicorn." in line or " hub." in line]
     assert any("hub.db.listener" in line for line in records)  # a worker's own logger
     assert records and all(LOG_LINE.match(line) for line in records), records
+
+
+@pytest.mark.parametrize(
+    "command", [["serve"], ["serve", "--workers", "2"], ["demo", "--children", "10"]]
+)
+def test_a_port_in_use_is_a_clear_error_and_nothing_starts(
+    embedded_data_dir: Path, command: list[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "hub.cli", *command, "--port", str(port)],
+            env={**os.environ, "HUB_DATA_DIR": str(embedded_data_dir), "HUB_DATABASE_URL": ""},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    # Refused before the embedded server was started or anything seeded.
+    assert not (embedded_data_dir / "postgres").exists()
