@@ -39,9 +39,6 @@ from uvicorn.supervisors import Multiprocess
 
 logger = logging.getLogger("uvicorn.error")
 
-# How many connections may wait to be accepted, as uvicorn's own default.
-BACKLOG = 2048
-
 
 def spreads_connections(port: int) -> bool:
     """Whether each worker can have a listener of its own on this port, the kernel spreading
@@ -50,17 +47,19 @@ def spreads_connections(port: int) -> bool:
     return sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT") and port != 0
 
 
-def reuse_port_listener(host: str, port: int, *, listen: bool = True) -> socket.socket:
-    """A socket bound to ``host:port`` that shares the port with the other workers' (listening
-    unless told not to)."""
+def reuse_port_listener(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` that shares the port with the other workers'.
+
+    Not listening yet: the worker's server listens on it once the application has started
+    (asyncio's ``create_server`` does, with uvicorn's backlog). Until then the kernel hands it
+    no connection, so none waits on a worker still importing or starting the application.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         listener.bind((host, port))
-        if listen:
-            listener.listen(BACKLOG)
     except OSError:
         listener.close()
         raise

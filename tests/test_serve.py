@@ -179,7 +179,7 @@ SLOW_APPLICATION_IMPORT = textwrap.dedent(
 
     class SlowApplicationImport(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
-            if name == "hub.app" and "--multiprocessing-fork" in sys.argv:
+            if name == "hub.app" and "--multiprocessing-fork" in sys.orig_argv:
                 time.sleep(SECONDS)
             return None
 
@@ -224,7 +224,15 @@ def test_workers_that_start_slowly_survive_and_log_with_time_and_level(
 
         hub.wait_until(lambda: len(workers()) == 2, seconds=60)
         first = {worker.pid for worker in workers()}
-        hub.wait_until(lambda: all(_listens(worker, port) for worker in workers()), seconds=60)
+        # Until a worker has started, the kernel hands it no connection: none waits on a
+        # worker still importing (a request that did would time out here).
+        deadline = time.monotonic() + 60
+        while hub.log.read_text(errors="replace").count("Application startup complete") < 2:
+            assert time.monotonic() < deadline, hub.log_tail()
+            with contextlib.suppress(httpx.ConnectError):
+                assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=3).status_code == 200
+            time.sleep(0.2)
+        assert all(_listens(worker, port) for worker in workers())
         assert {worker.pid for worker in workers()} == first
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
     log = hub.log.read_text(encoding="utf-8", errors="replace")
