@@ -16,11 +16,12 @@ Elsewhere, or for a port chosen by the system, the shared socket stays.
 
 multiprocessing's "spawn", which uvicorn starts its workers with, imports the parent's main
 module into each new worker before the worker runs any of uvicorn's code. For ``hub`` that is
-the whole command line and, through its commands, the application: 1.3 to 1.9 s of imports on an
-idle machine, several times that on a loaded one, during which the worker cannot answer the
-supervisor's health check (uvicorn's default patience: 5 s). A worker that does not answer is
-killed as hung and replaced, by one that starts as slowly. So the workers start without the main
-module: each answers the health check at once and imports the application while it answers.
+the whole command line and, through its commands, the application: 1.3 s of imports on an idle
+two-core machine, 2.3 s on a busy one, more on a busier one, during which the worker cannot
+answer the supervisor's health check (uvicorn's default patience: 5 s). A worker that does not
+answer is killed as hung and replaced, by one that starts as slowly. So the workers start without
+the main module: each answers the health check at once and imports the application while it
+answers.
 """
 
 from __future__ import annotations
