@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,8 +21,9 @@ from hub.app import create_app
 from hub.db import migrate as migrations
 from hub.db.engine import UnsupportedServer, create_engine, ensure_supported_server
 from hub.db.location import resolve_database_url
+from hub.logs import configure_logging, log_config
 from hub.secrets import id_hash_key, key_encryption_key
-from hub.serving import run_workers
+from hub.serving import PortUnavailable, check_port, run_workers
 from hub.settings import Settings
 from hub.vocabulary import ClaimStatus
 
@@ -35,6 +36,7 @@ cli.command("prune")(access_cli.prune)
 schema_cli = typer.Typer(help="The GraphQL schema: the SDL that federation gateways compose.")
 cli.add_typer(schema_cli, name="schema")
 console = Console()
+errors = Console(stderr=True)
 
 HostOption = Annotated[str | None, typer.Option(help="Address to listen on [HUB_HOST].")]
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on [HUB_PORT].")]
@@ -46,12 +48,14 @@ def settings_from_env(**overrides: object) -> Settings:
     return dataclasses.replace(settings, **given)  # type: ignore[arg-type]
 
 
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # The embedded server's library narrates every command it runs; only its problems matter.
-    logging.getLogger("pgserver").setLevel(max(logging.WARNING, logging.getLogger().level))
+def _ensure_port_free(settings: Settings) -> None:
+    """Stop with a clear message, before anything is started or seeded, if the hub could not
+    listen where it is told to."""
+    try:
+        check_port(settings.host, settings.port)
+    except PortUnavailable as exc:
+        errors.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(code=1) from exc
 
 
 def _migrated_url(settings: Settings) -> str:
@@ -85,6 +89,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level.lower(),
+        # Every line, uvicorn's and the hub's, in the supervisor and in each worker, with its
+        # time and level.
+        "log_config": log_config(settings.log_level),
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": list(settings.trusted_proxies),
     }
@@ -112,6 +119,7 @@ def _serve(settings: Settings, database_url: str | None = None) -> None:
             factory=True,
             workers=settings.workers,
             **uvicorn_options(settings),
+            timeout_worker_healthcheck=settings.worker_healthcheck_timeout_seconds,
         )
     )
 
@@ -120,7 +128,7 @@ def _serve(settings: Settings, database_url: str | None = None) -> None:
 def migrate() -> None:
     """Upgrade the database to the newest schema."""
     settings = settings_from_env()
-    _configure_logging(settings)
+    configure_logging(settings.log_level)
     _migrated_url(settings)
     console.print(f"database at revision {migrations.head_revision()}")
 
@@ -138,7 +146,8 @@ def serve(
 ) -> None:
     """Migrate the database if needed, then serve the API."""
     settings = settings_from_env(host=host, port=port, workers=workers)
-    _configure_logging(settings)
+    configure_logging(settings.log_level)
+    _ensure_port_free(settings)
     url = _migrated_url(settings)
     _serve(settings, url)
 
@@ -157,7 +166,8 @@ def demo(
     settings = settings_from_env(
         host=host, port=port, env="dev" if env.lower() == "dev" else "prod"
     )
-    _configure_logging(settings)
+    configure_logging(settings.log_level)
+    _ensure_port_free(settings)
     url = _migrated_url(settings)
 
     async def seed() -> tuple[object, object]:
@@ -303,6 +313,11 @@ def _print_summary(summary: object, access: object, settings: Settings) -> None:
 
 
 def main() -> None:
+    # Python's own answer to SIGTERM (from systemd, `docker stop`, Kubernetes) ends the process
+    # on the spot, without its exit handlers: the embedded PostgreSQL, which the last process
+    # using it stops from one, kept running. Taken like Ctrl+C instead, it stops the hub the same
+    # orderly way (uvicorn's graceful shutdown while serving, an interrupt before that).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     cli()
 
 

@@ -36,6 +36,9 @@ class Settings:
     port: int = 8000
     # Server processes on the one port (``hub serve``); one per core is the usual choice.
     workers: int = 1
+    # How long a worker may leave its supervisor's health check unanswered, at start (a new
+    # interpreter importing uvicorn) and later, before it is killed as hung and replaced.
+    worker_healthcheck_timeout_seconds: int = 30
     env: Environment = "prod"
     log_level: str = "INFO"
     max_page_size: int = 100
@@ -170,6 +173,13 @@ class Settings:
             host=env.get("HUB_HOST", cls.host),
             port=_int(env, "HUB_PORT", cls.port, minimum=0),
             workers=_int(env, "HUB_WORKERS", cls.workers, minimum=1, maximum=64),
+            worker_healthcheck_timeout_seconds=_int(
+                env,
+                "HUB_WORKER_HEALTHCHECK_TIMEOUT_SECONDS",
+                cls.worker_healthcheck_timeout_seconds,
+                minimum=1,
+                maximum=600,
+            ),
             env="dev" if hub_env == "dev" else "prod",
             log_level=env.get("HUB_LOG_LEVEL", cls.log_level).upper(),
             max_page_size=_int(env, "HUB_MAX_PAGE_SIZE", cls.max_page_size, minimum=1),

@@ -27,7 +27,7 @@ from starlette.applications import Starlette
 
 from hub.app import create_app
 from hub.db import migrate
-from hub.db.embedded import embedded_url
+from hub.db.embedded import embedded_url, ensure_server_os_user
 from hub.db.engine import async_url, create_engine
 from hub.domain import identity
 from hub.settings import Settings
@@ -35,6 +35,13 @@ from tests.auth import Tokens
 from tests.db_state import truncate
 from tests.graphql import GraphQLClient
 from tests.world import World, build_world
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller, before it starts any test process
+        # Run as root, the embedded server runs as an operating-system user made on first use:
+        # made here, once, rather than by every test process at the same moment.
+        ensure_server_os_user()
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pgserver._commands import POSTGRES_BIN_PATH  # type: ignore[import-untyped]
-from pgserver.utils import ensure_user_exists  # type: ignore[import-untyped]
 
+from hub.db.embedded import ensure_server_os_user
 from tests.processes import free_port
 
 # PostgreSQL refuses to run as root; pgserver runs it as this user then, and so do we.
@@ -73,7 +73,7 @@ def own_server() -> Iterator[OwnServer]:
     user = None
     if os.geteuid() == 0:
         user = SYSTEM_USER
-        ensure_user_exists(user)
+        ensure_server_os_user(user)  # once, under a lock: not raced by parallel workers
         entry = pwd.getpwnam(user)
         os.chown(root, entry.pw_uid, entry.pw_gid)
     root.chmod(0o755)

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import pwd
+import signal
 import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from pathlib import Path
 
 import psutil
 import pytest
+
+from hub.db.embedded import USERS_FILE, forget_exited_users
 
 ATTACH = textwrap.dedent(
     """
@@ -100,3 +107,105 @@ def test_hub_migrate_on_a_fresh_data_directory(embedded_data_dir: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "database at revision" in result.stdout
     assert (embedded_data_dir / "postgres" / "PG_VERSION").exists()
+
+
+@pytest.mark.slow
+def test_a_process_killed_outright_leaves_the_server_to_the_next_one_which_stops_it(
+    embedded_data_dir: Path,
+) -> None:
+    killed = attach(embedded_data_dir)
+    assert killed.stdout is not None
+    assert killed.stdout.readline().strip() == "1"
+    server = postmaster_pid(embedded_data_dir)
+    assert server is not None
+    try:
+        killed.kill()  # no exit handler runs: it never says it is done with the server
+        killed.wait(timeout=30)
+        assert psutil.pid_exists(server)
+
+        last = attach(embedded_data_dir)
+        assert last.stdout is not None and last.stdin is not None
+        assert last.stdout.readline().strip() == "2"
+        assert postmaster_pid(embedded_data_dir) == server
+        last.stdin.write("\n")
+        last.stdin.flush()
+        assert last.wait(timeout=30) == 0
+        assert wait_gone(server), "the last process left the server running"
+        assert not (embedded_data_dir / "postgres" / "postmaster.pid").exists()
+    finally:
+        if psutil.pid_exists(server):
+            psutil.Process(server).send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
+
+
+def test_a_listed_process_that_is_gone_or_started_after_the_list_changed_is_forgotten(
+    tmp_path: Path,
+) -> None:
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    exited = int(finished.stdout)
+    later = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        # As a list last changed before ``later`` started: its id was listed for a process
+        # that ended, and the system has given it to ``later`` since.
+        users = tmp_path / USERS_FILE
+        users.write_text(json.dumps([exited, os.getpid(), later.pid]))
+        changed_at = psutil.Process(later.pid).create_time() - 2
+        os.utime(users, (changed_at, changed_at))
+        assert psutil.Process(os.getpid()).create_time() < changed_at
+
+        forget_exited_users(tmp_path)
+
+        assert json.loads(users.read_text()) == [os.getpid()]
+    finally:
+        later.kill()
+        later.wait()
+
+
+RACE_TO_CREATE_USER = textwrap.dedent(
+    """
+    import fcntl, pwd, sys
+    from hub.db.embedded import ensure_server_os_user
+
+    name, gate = sys.argv[1], open(sys.argv[2])
+    print("ready", flush=True)
+    fcntl.flock(gate, fcntl.LOCK_SH)  # waits, with the others, until the test opens the gate
+    ensure_server_os_user(name)
+    print(pwd.getpwnam(name).pw_uid, flush=True)  # the user PostgreSQL would run as
+    """
+)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="users: root only")
+def test_processes_starting_together_create_the_server_user_once(tmp_path: Path) -> None:
+    """As parallel test processes on a fresh machine, or two hubs started at once, do: each
+    must go on as the user that stays. (With a user of the test's own, so that no running
+    server loses its user.) Racing ``useradd``s each created the user with an id of their own
+    and the last one written won: the others ran ``initdb`` as an id no user has any more."""
+    name = f"hubtest{uuid.uuid4().hex[:8]}"
+    gate_path = tmp_path / "gate"
+    with gate_path.open("w") as gate:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        racers = [
+            subprocess.Popen(
+                [sys.executable, "-c", RACE_TO_CREATE_USER, name, str(gate_path)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        try:
+            for racer in racers:
+                assert racer.stdout is not None and racer.stdout.readline().strip() == "ready"
+            time.sleep(0.2)  # each is at the gate by now
+            fcntl.flock(gate, fcntl.LOCK_UN)
+            seen = [racer.communicate(timeout=60)[0].strip() for racer in racers]
+            assert [racer.returncode for racer in racers] == [0] * len(racers)
+            assert seen == [str(pwd.getpwnam(name).pw_uid)] * len(racers)
+        finally:
+            for racer in racers:
+                racer.kill()
+            subprocess.run(["userdel", name], capture_output=True, check=False)

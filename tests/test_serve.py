@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,8 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+
+from tests.processes import running
 
 
 def free_port() -> int:
@@ -164,3 +168,102 @@ def test_serve_with_workers_spreads_a_burst_of_connections_over_them(
             assert sum(shares) == 64
             assert min(shares) >= 14, shares
             time.sleep(0.3)  # the workers see the closes before the next burst
+
+
+# Installed as ``sitecustomize`` (which every interpreter imports at start) on the hub's path: in
+# the processes multiprocessing spawns, as uvicorn starts its workers, importing the application
+# takes SECONDS longer, as it does on a busy machine.
+SLOW_APPLICATION_IMPORT = textwrap.dedent(
+    """
+    import importlib.abc, sys, time
+
+    class SlowApplicationImport(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "hub.app" and "--multiprocessing-fork" in sys.orig_argv:
+                time.sleep(SECONDS)
+            return None
+
+    sys.meta_path.insert(0, SlowApplicationImport())
+    """
+)
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
+
+
+@pytest.mark.slow
+def test_workers_that_start_slowly_survive_and_log_with_time_and_level(
+    embedded_data_dir: Path, tmp_path: Path
+) -> None:
+    """A worker's application taking longer to import than the supervisor's health check waits
+    (5 s here, uvicorn's default) is not killed as hung: before, it was, again and again."""
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(SLOW_APPLICATION_IMPORT.replace("SECONDS", "7"))
+    path = os.pathsep.join(filter(None, [str(slow), os.environ.get("PYTHONPATH")]))
+    port = free_port()
+    with running(
+        "hub",
+        [sys.executable, "-m", "hub.cli", "serve", "--port", str(port), "--workers", "2"],
+        env={
+            **os.environ,
+            "PYTHONPATH": path,
+            "HUB_DATA_DIR": str(embedded_data_dir),
+            "HUB_DATABASE_URL": "",
+            "HUB_WORKER_HEALTHCHECK_TIMEOUT_SECONDS": "5",
+        },
+        log_dir=tmp_path,
+        stop_signal=signal.SIGINT,
+    ) as hub:
+        supervisor = psutil.Process(hub.process.pid)
+
+        def workers() -> list[psutil.Process]:
+            return [
+                child
+                for child in supervisor.children()
+                if "spawn_main" in " ".join(child.cmdline())
+            ]
+
+        hub.wait_until(lambda: len(workers()) == 2, seconds=60)
+        first = {worker.pid for worker in workers()}
+        # Until a worker has started, the kernel hands it no connection: none waits on a
+        # worker still importing (a request that did would time out here).
+        deadline = time.monotonic() + 60
+        while hub.log.read_text(errors="replace").count("Application startup complete") < 2:
+            assert time.monotonic() < deadline, hub.log_tail()
+            with contextlib.suppress(httpx.ConnectError):
+                assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=3).status_code == 200
+            time.sleep(0.2)
+        assert all(_listens(worker, port) for worker in workers())
+        assert {worker.pid for worker in workers()} == first
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+    log = hub.log.read_text(encoding="utf-8", errors="replace")
+    assert "died" not in log, hub.log_tail()
+    assert hub.process.returncode == 0, hub.log_tail()
+    # The supervisor's and every worker's records, uvicorn's and the hub's, come with time and
+    # level (Alembic's migration messages run over several lines: their first one counts).
+    records = [line for line in log.splitlines() if "uvicorn." in line or " hub." in line]
+    assert any("hub.db.listener" in line for line in records)  # a worker's own logger
+    assert records and all(LOG_LINE.match(line) for line in records), records
+
+
+@pytest.mark.parametrize(
+    "command", [["serve"], ["serve", "--workers", "2"], ["demo", "--children", "10"]]
+)
+def test_a_port_in_use_is_a_clear_error_and_nothing_starts(
+    embedded_data_dir: Path, command: list[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "hub.cli", *command, "--port", str(port)],
+            env={**os.environ, "HUB_DATA_DIR": str(embedded_data_dir), "HUB_DATABASE_URL": ""},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    # Refused before the embedded server was started or anything seeded.
+    assert not (embedded_data_dir / "postgres").exists()

@@ -33,6 +33,7 @@ def test_every_variable_is_read() -> None:
             "HUB_DB_POOL_SIZE": "4",
             "HUB_ID_HASH_KEY": "k",
             "HUB_WORKERS": "2",
+            "HUB_WORKER_HEALTHCHECK_TIMEOUT_SECONDS": "60",
             "HUB_AUDIT_LINK_INTERVAL_SECONDS": "0.5",
             "HUB_CHANGE_CHECKPOINT_INTERVAL_SECONDS": "30",
             "HUB_DB_CONNECT_TIMEOUT_SECONDS": "2.5",
@@ -41,6 +42,7 @@ def test_every_variable_is_read() -> None:
     )
     assert (settings.workers, settings.audit_link_interval_seconds) == (2, 0.5)
     assert (settings.db_connect_timeout_seconds, settings.ready_max_pool_use) == (2.5, 0.9)
+    assert settings.worker_healthcheck_timeout_seconds == 60
     assert settings.change_checkpoint_interval_seconds == 30
     assert settings.database_url == "postgresql://hub@db:5432/hub"
     assert settings.data_dir == Path("~/hub-data").expanduser()
@@ -75,6 +77,11 @@ def test_every_variable_is_read() -> None:
         ("HUB_DB_CONNECT_TIMEOUT_SECONDS", "0", "HUB_DB_CONNECT_TIMEOUT_SECONDS must be at least"),
         ("HUB_DB_CONNECT_TIMEOUT_SECONDS", "600", "HUB_DB_CONNECT_TIMEOUT_SECONDS must be at most"),
         ("HUB_READY_MAX_POOL_USE", "1.5", "HUB_READY_MAX_POOL_USE must be at most 1.0"),
+        (
+            "HUB_WORKER_HEALTHCHECK_TIMEOUT_SECONDS",
+            "0",
+            "HUB_WORKER_HEALTHCHECK_TIMEOUT_SECONDS must be at least 1",
+        ),
     ],
 )
 def test_bad_values_fail_with_a_clear_message(name: str, value: str, message: str) -> None:
