@@ -29,9 +29,10 @@ from hub.auth.tokens import issue_access_token
 from hub.db.models import OAuthClient, RoleGrant, TokenFamily
 from hub.settings import Settings
 from hub.vocabulary import Role
-from tests.world import MEMBERS, World
+from tests.world import COUNTY, MEMBERS, World
 
 REDIRECT_URI = "https://app.example.org/callback"
+CLIENT_SECRET = "s3cret-for-tests-0123456789"
 
 
 async def add_client(
@@ -164,6 +165,43 @@ class Tokens:
             member_id=member_id,
             family_id=family_id,
         )
+
+
+async def officer_client(
+    engine: AsyncEngine,
+    settings: Settings,
+    world: World,
+    *,
+    scopes: Iterable[str] = ("register:read",),
+) -> str:
+    """A machine client of the Ganzhou bureau acting as a government officer of the test county,
+    authenticating with ``CLIENT_SECRET``: its client_id."""
+    _, client_id = await add_client(
+        engine,
+        settings,
+        world.providers["gan_bureau"],
+        scopes=scopes,
+        grants=[(Role.GOVERNMENT_OFFICER, COUNTY)],
+        secret=CLIENT_SECRET,
+    )
+    return client_id
+
+
+async def keyed_officer_client(
+    engine: AsyncEngine, settings: Settings, world: World
+) -> tuple[str, ECKey]:
+    """The same, authenticating with ``private_key_jwt``: its client_id and private key."""
+    key = ECKey.generate_key("P-256", auto_kid=True)
+    _, client_id = await add_client(
+        engine,
+        settings,
+        world.providers["gan_bureau"],
+        scopes=("register:read",),
+        grants=[(Role.GOVERNMENT_OFFICER, COUNTY)],
+        auth_method="private_key_jwt",
+        jwks={"keys": [key.as_dict(private=False)]},
+    )
+    return client_id, key
 
 
 def _b64(data: bytes) -> str:

@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,22 @@ async def served(app: Starlette) -> AsyncIterator[str]:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=10)
         sock.close()
+
+
+@contextlib.asynccontextmanager
+async def listening(app: Starlette) -> AsyncIterator[str]:
+    """``served``, once the hub listens for events; yields its host:port."""
+    async with served(app) as address:
+        await asyncio.wait_for(app.state.event_listener.listening.wait(), timeout=10)
+        yield address
+
+
+async def until(condition: Callable[[], bool], wait: float = 10.0) -> None:
+    """Wait, a little at a time, until ``condition`` holds; fail after ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
 
 
 @dataclass

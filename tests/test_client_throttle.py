@@ -21,12 +21,11 @@ from starlette.applications import Starlette
 from hub.app import create_app
 from hub.db.engine import create_engine
 from hub.settings import Settings
-from hub.vocabulary import Role
-from tests.auth import Tokens, add_client
-from tests.world import COUNTY, World
+from tests.auth import CLIENT_SECRET, Tokens, add_client, officer_client
+from tests.world import World
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "s3cret-for-tests-0123456789"
+SECRET = CLIENT_SECRET
 ENDPOINTS = ["/oauth/token", "/oauth/introspect", "/oauth/revoke"]
 FORM = {"grant_type": "client_credentials", "token": "not-a-token"}
 
@@ -44,15 +43,7 @@ def settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 async def machine(engine: AsyncEngine, settings: Settings, world: World) -> str:
-    _, client_id = await add_client(
-        engine,
-        settings,
-        world.providers["gan_bureau"],
-        scopes=("register:read",),
-        grants=[(Role.GOVERNMENT_OFFICER, COUNTY)],
-        secret=SECRET,
-    )
-    return client_id
+    return await officer_client(engine, settings, world)
 
 
 @asynccontextmanager

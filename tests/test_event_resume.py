@@ -4,9 +4,7 @@ transactions take their ids and commit in."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from hub.settings import Settings
 from tests.auth import Tokens
 from tests.conftest import TEST_SETTINGS
 from tests.coordination import a_child, a_need, uuid_of
-from tests.events_client import EventStream, served, subscribed
+from tests.events_client import EventStream, listening, subscribed, until
 from tests.graphql import GraphQLClient
 
 UPDATE = """
@@ -34,16 +32,8 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def hub(app: Starlette) -> AsyncIterator[str]:
-    async with served(app) as address:
-        await asyncio.wait_for(app.state.event_listener.listening.wait(), timeout=10)
+    async with listening(app) as address:
         yield address
-
-
-async def until(condition: Callable[[], bool], wait: float = 10.0) -> None:
-    deadline = time.monotonic() + wait
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 async def registered(app: Starlette, count: int) -> None:

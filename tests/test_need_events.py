@@ -10,7 +10,7 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,7 +38,7 @@ from tests.coordination import (
     log,
     uuid_of,
 )
-from tests.events_client import EventStream, Rejected, served, subscribed
+from tests.events_client import EventStream, Rejected, listening, subscribed, until
 from tests.graphql import GraphQLClient
 from tests.query_counter import count_statements
 from tests.world import (
@@ -83,16 +83,8 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 async def hub(app: Starlette) -> AsyncIterator[str]:
     """The test's hub on a real local port, listening for events."""
-    async with served(app) as address:
-        await asyncio.wait_for(app.state.event_listener.listening.wait(), timeout=10)
+    async with listening(app) as address:
         yield address
-
-
-async def until(condition: Callable[[], bool], wait: float = 10.0) -> None:
-    deadline = time.monotonic() + wait
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 async def subscribers(app: Starlette, count: int) -> None:

@@ -22,13 +22,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.auth.passwords import hash_secret
 from hub.db.models import AuthorizationCode, MemberCredential
 from hub.settings import Settings
-from hub.vocabulary import Role
-from tests.auth import REDIRECT_URI, Tokens, add_client, forge
+from tests.auth import (
+    CLIENT_SECRET,
+    REDIRECT_URI,
+    Tokens,
+    add_client,
+    forge,
+    keyed_officer_client,
+    officer_client,
+)
 from tests.graphql import GraphQLClient
 from tests.world import COUNTY, World
 
 PASSWORD = "correct horse battery staple"
-SECRET = "s3cret-for-tests-0123456789"
+SECRET = CLIENT_SECRET
 VIEWER = "{ viewer { login clientId grants { role jurisdiction } } }"
 
 
@@ -119,15 +126,7 @@ async def ngo_app(
 
 @pytest.fixture
 async def machine(engine: AsyncEngine, settings: Settings, world: World) -> str:
-    _, client_id = await add_client(
-        engine,
-        settings,
-        world.providers["gan_bureau"],
-        scopes=("register:read", "providers:read"),
-        grants=[(Role.GOVERNMENT_OFFICER, COUNTY)],
-        secret=SECRET,
-    )
-    return client_id
+    return await officer_client(engine, settings, world, scopes=("register:read", "providers:read"))
 
 
 # --- discovery --------------------------------------------------------------------------------
@@ -221,17 +220,7 @@ async def test_a_revoked_client_gets_no_token_and_its_tokens_stop(
 
 @pytest.fixture
 async def keyed_client(engine: AsyncEngine, settings: Settings, world: World) -> tuple[str, ECKey]:
-    key = ECKey.generate_key("P-256", auto_kid=True)
-    _, client_id = await add_client(
-        engine,
-        settings,
-        world.providers["gan_bureau"],
-        scopes=("register:read",),
-        grants=[(Role.GOVERNMENT_OFFICER, COUNTY)],
-        auth_method="private_key_jwt",
-        jwks={"keys": [key.as_dict(private=False)]},
-    )
-    return client_id, key
+    return await keyed_officer_client(engine, settings, world)
 
 
 def assertion(

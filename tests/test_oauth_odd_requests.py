@@ -21,11 +21,10 @@ from starlette.applications import Starlette
 from hub.app import create_app
 from hub.db.engine import create_engine
 from hub.settings import Settings
-from hub.vocabulary import Role
-from tests.auth import add_client
-from tests.world import COUNTY, World
+from tests.auth import CLIENT_SECRET, keyed_officer_client, officer_client
+from tests.world import World
 
-SECRET = "s3cret-for-tests-0123456789"
+SECRET = CLIENT_SECRET
 ENDPOINTS = ["/oauth/token", "/oauth/introspect", "/oauth/revoke"]
 FORM = {"grant_type": "client_credentials", "token": "not-a-token"}
 FORM_TYPE = {"content-type": "application/x-www-form-urlencoded"}
@@ -35,31 +34,13 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 @pytest.fixture
 async def machine(engine: AsyncEngine, settings: Settings, world: World) -> str:
     """A client that authenticates with a secret."""
-    _, client_id = await add_client(
-        engine,
-        settings,
-        world.providers["gan_bureau"],
-        scopes=("register:read",),
-        grants=[(Role.GOVERNMENT_OFFICER, COUNTY)],
-        secret=SECRET,
-    )
-    return client_id
+    return await officer_client(engine, settings, world)
 
 
 @pytest.fixture
 async def keyed_client(engine: AsyncEngine, settings: Settings, world: World) -> tuple[str, ECKey]:
     """A client that authenticates with private_key_jwt."""
-    key = ECKey.generate_key("P-256", auto_kid=True)
-    _, client_id = await add_client(
-        engine,
-        settings,
-        world.providers["gan_bureau"],
-        scopes=("register:read",),
-        grants=[(Role.GOVERNMENT_OFFICER, COUNTY)],
-        auth_method="private_key_jwt",
-        jwks={"keys": [key.as_dict(private=False)]},
-    )
-    return client_id, key
+    return await keyed_officer_client(engine, settings, world)
 
 
 def assertion(client_id: str, key: ECKey, settings: Settings, **claims: Any) -> str:
