@@ -6,6 +6,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from hub.db.availability import is_database_unavailable
+
 logger = logging.getLogger(__name__)
 
 
@@ -16,6 +18,11 @@ async def repeat(work: Callable[[], Awaitable[object]], interval: float, what: s
     while True:
         try:
             await work()
-        except Exception:
-            logger.exception("%s failed", what)
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                # The operator's to fix, and /readyz already says so: one line a round, not a
+                # traceback a second while the database is down.
+                logger.warning("%s failed: the database is unavailable (%s)", what, exc)
+            else:
+                logger.exception("%s failed", what)
         await asyncio.sleep(interval)

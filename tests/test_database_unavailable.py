@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,14 +41,15 @@ def quick(settings: Settings) -> Settings:
     return dataclasses.replace(settings, request_timeout_seconds=5.0, signing_keys_refresh=1)
 
 
-def assert_unavailable(name: str, response: httpx.Response, port: int) -> None:
+def assert_unavailable(name: str, response: httpx.Response, port: int | None) -> None:
     assert response.status_code == 503, (name, response.status_code, response.text)
     assert int(response.headers["Retry-After"]) > 0, name
     body = response.json()
     assert [e["extensions"]["code"] for e in body["errors"]] == ["DATABASE_UNAVAILABLE"], name
     assert body["errors"][0]["extensions"]["requestId"], name
     text = response.text.lower()
-    leaked = [fragment for fragment in (*DRIVER_TEXT, str(port)) if fragment in text]
+    where = () if port is None else (str(port),)
+    leaked = [fragment for fragment in (*DRIVER_TEXT, *where) if fragment in text]
     assert not leaked, (name, leaked, response.text)
 
 
@@ -219,3 +221,31 @@ async def test_an_unexpected_failure_is_masked_json_not_plain_text(
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert error["extensions"]["requestId"]
     assert "secret detail" not in response.text
+
+
+async def test_a_local_server_whose_socket_is_gone_says_database_unavailable(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A server on this machine reached through its Unix socket (the embedded one, say) that is
+    down has no socket file: connecting fails with ENOENT, which is the database being down,
+    not a fault of the hub's, on /graphql and /oauth/token alike."""
+    engine = create_engine(f"postgresql://postgres@/hub?host={tmp_path / 'gone'}", pool_size=1)
+    app = create_app(quick(settings), engine=engine)
+    try:
+        async with LifespanManager(app) as manager:
+            transport = httpx.ASGITransport(app=manager.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
+                ready = await http.get("/readyz")
+                assert (ready.status_code, ready.json()["database"]) == (503, "unreachable")
+                anonymous = await http.post("/graphql", json={"query": "{ __typename }"})
+                token = await http.post(
+                    "/oauth/token",
+                    data={"grant_type": "client_credentials"},
+                    auth=("some-client", "some-secret"),
+                )
+        for name, response in (("graphql", anonymous), ("token", token)):
+            assert_unavailable(name, response, None)
+            assert str(tmp_path) not in response.text
+        assert token.json()["error"] == "temporarily_unavailable"
+    finally:
+        await engine.dispose()

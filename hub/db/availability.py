@@ -72,8 +72,12 @@ def _says_unavailable(error: BaseException) -> bool:
         return True  # refused, reset, aborted; a connect that timed out; an unknown host
     if isinstance(error, OSError):
         # asyncio's create_connection reports several failed addresses as one OSError with
-        # no errno ("Multiple exceptions: ...").
-        return error.errno in _NETWORK_ERRNOS or (
-            error.errno is None and str(error).startswith("Multiple exceptions")
+        # no errno ("Multiple exceptions: ..."). A connect to a Unix socket that is not there
+        # (a local server, the embedded one among them, that is down) is ENOENT without a file
+        # name; a file the hub itself fails to open names its file.
+        return (
+            error.errno in _NETWORK_ERRNOS
+            or (error.errno is None and str(error).startswith("Multiple exceptions"))
+            or (error.errno == errno.ENOENT and error.filename is None)
         )
     return False
