@@ -69,6 +69,7 @@ from hub.domain.visibility import (
     tier_for,
     visible_region,
 )
+from hub.protocol.errors import RETRY_AFTER_SECONDS
 from hub.protocol.media import JSON, body_media_type, negotiate
 from hub.schema.text_input import unstorable_variable
 from hub.vocabulary import NeedStatus, Urgency
@@ -455,14 +456,11 @@ def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
 
 
 async def _send_json(send: Send, body: bytes, status: int = 200) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if status == 503:  # a claim's commit lost with the database: retried as on every path
+        headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
