@@ -56,6 +56,7 @@ from hub.auth.policy import Permission, may
 from hub.auth.principal import Principal
 from hub.compiled_operations import CompiledDocument, global_id, prepay, requested
 from hub.db.availability import is_database_unavailable
+from hub.db.lost_connections import discarded_when_lost
 from hub.db.models import Child, Claim, Need, Region
 from hub.db.raw import RawStatement
 from hub.domain import children, claims, clock, ledger, needs
@@ -69,6 +70,7 @@ from hub.domain.visibility import (
     tier_for,
     visible_region,
 )
+from hub.protocol.errors import RETRY_AFTER_SECONDS
 from hub.protocol.media import JSON, body_media_type, negotiate
 from hub.schema.text_input import unstorable_variable
 from hub.vocabulary import NeedStatus, Urgency
@@ -304,7 +306,8 @@ async def _read_page(
     else:
         leading, *rest = needs.cursor_values(_ORDER, page.after)
         cursor = dict(zip(_AFTER_LEADING, rest, strict=True))
-    found = await _compiled_page(principal, county, leading, dialect).fetch_on(driver, cursor)
+    async with discarded_when_lost(connection, driver):  # past SQLAlchemy: see there
+        found = await _compiled_page(principal, county, leading, dialect).fetch_on(driver, cursor)
     # As ``make_page`` reads it (the extra row only says there is more), but only the cursor
     # the page serves, its last, is encoded.
     rows = found[: page.first]
@@ -314,9 +317,10 @@ async def _read_page(
         else None
     )
     shown_regions = _shown_regions(principal, rows)
-    claim_rows = await _compiled_claims(principal, dialect).fetch_on(
-        driver, {"need_ids": [row.id for row in rows]}
-    )
+    async with discarded_when_lost(connection, driver):
+        claim_rows = await _compiled_claims(principal, dialect).fetch_on(
+            driver, {"need_ids": [row.id for row in rows]}
+        )
     return _PageRows(rows, len(found) > page.first, end_cursor, shown_regions, claim_rows)
 
 
@@ -455,14 +459,11 @@ def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
 
 
 async def _send_json(send: Send, body: bytes, status: int = 200) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if status == 503:  # a claim's commit lost with the database: retried as on every path
+        headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

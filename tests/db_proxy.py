@@ -6,7 +6,10 @@ a word); ``refuse()`` refuses new connections and cuts the open ones (a server t
 ``cut_at(text)`` does that the moment a client sends ``text`` (lost in the middle of a
 request, at the statement that mentions it); ``turn_away(sqlstate, message)`` cuts the open
 connections and answers new ones with that error, as a server starting up does (57P03,
-"cannot connect now") or one out of connection slots (53300, "too many connections").
+"cannot connect now") or one out of connection slots (53300, "too many connections");
+``lag_closes(seconds)`` passes what the server sends at once but the end of a connection it
+closes only that much later, as a proxy or a busy network may (the client then holds, for that
+long, a connection whose server has said goodbye).
 It never touches the server behind it, which other tests share.
 """
 
@@ -34,6 +37,7 @@ class DatabaseProxy:
         self._pipes: set[asyncio.Task[None]] = set()
         self._cut_at: bytes | None = None
         self._turn_away: bytes | None = None
+        self._close_lag = 0.0
 
     def url_for(self, database_url: str) -> str:
         """``database_url`` with the proxy in place of the server."""
@@ -51,6 +55,9 @@ class DatabaseProxy:
 
     def cut_at(self, text: bytes) -> None:
         self._cut_at = text
+
+    def lag_closes(self, seconds: float) -> None:
+        self._close_lag = seconds
 
     async def turn_away(self, sqlstate: str, message: str) -> None:
         await self.refuse()
@@ -106,8 +113,12 @@ class DatabaseProxy:
         except (OSError, asyncio.IncompleteReadError):
             pass
         finally:
-            self._writers.discard(writer)
-            writer.transport.abort()
+            try:
+                if not upstream and self._close_lag:
+                    await asyncio.sleep(self._close_lag)  # the server closed: say so late
+            finally:
+                self._writers.discard(writer)
+                writer.transport.abort()
 
 
 # PostgreSQL's wire protocol: the requests a client may send before its startup message (TLS,

@@ -24,8 +24,10 @@ from hub.db.engine import create_engine
 from hub.fast_claim import CLAIM_NEED
 from hub.settings import Settings
 from tests.auth import Tokens
+from tests.coordination import a_child, a_need, new_key
 from tests.db_proxy import proxied
 from tests.events_client import NEED_EVENTS, PROTOCOL, Rejected, served, subscribed
+from tests.graphql import GraphQLClient
 from tests.proxied_hub import ProxiedHub, proxied_hub
 from tests.world import COUNTY, World
 
@@ -164,6 +166,24 @@ async def test_a_field_that_loses_the_database_mid_request_says_database_unavail
         response = await graphql(hub, {"query": NEEDS, "variables": {"county": COUNTY}}, token)
         assert_unavailable("field", response, hub.proxy.port)
         assert response.json()["errors"][0]["path"] == ["needs"]
+
+
+async def test_a_compiled_claim_whose_commit_is_lost_says_retry_after(
+    database_url: str, settings: Settings, tokens: Tokens, gql: GraphQLClient
+) -> None:
+    """The compiled claim's connection is lost at its COMMIT, whose fate is then unknown: the
+    answer is the normal path's, 503 DATABASE_UNAVAILABLE with Retry-After, for the client to
+    retry with the same idempotency key."""
+    need = await a_need(gql, await a_child(gql))
+    token = await tokens.member("ngo")
+    async with proxied_hub(database_url, quick(settings), pool_size=1) as hub:
+        # Warm: the signing keys are read (in a transaction of their own) before the cut.
+        assert (await graphql(hub, {"query": "{ __typename }"}, token)).status_code == 200
+        hub.proxy.cut_at(b"COMMIT;")  # not BEGIN ... READ COMMITTED;
+        claim = {"query": CLAIM_NEED, "variables": {"need": need, "key": new_key()}}
+        response = await graphql(hub, claim, token)
+        assert_unavailable("compiled claim", response, hub.proxy.port)
+        assert response.json()["errors"][0]["path"] == ["claimNeed"]
 
 
 async def test_over_a_websocket_connection_init_and_subscriptions_say_retry_later(

@@ -3,6 +3,7 @@ read, and the statement counter still sees each of them."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -23,6 +24,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.applications import Starlette
 
@@ -32,12 +34,15 @@ from hub.auth.principal import Principal
 from hub.auth.principals import member_principal
 from hub.auth.tokens import TokenRejected
 from hub.db import raw
-from hub.db.engine import autocommit_session_factory, session_factory
+from hub.db.availability import is_database_unavailable
+from hub.db.engine import autocommit_session_factory, create_engine, session_factory
 from hub.db.models import Child, Claim, IdempotencyKey, Need
 from hub.db.raw import RawStatement
 from hub.domain import idempotency, needs, rate_limits
 from hub.vocabulary import ClaimStatus, NeedCategory, NeedStatus, NeedUnit, Urgency
 from tests.auth import Tokens
+from tests.db_proxy import proxied
+from tests.events_client import until
 from tests.graphql import GraphQLClient
 from tests.query_counter import count_statements, reported
 from tests.test_query_count import seed_needs
@@ -342,3 +347,40 @@ async def _plans(connection: AsyncConnection, compiled: RawStatement) -> tuple[i
     )
     generic, custom = found.one()
     return generic, custom
+
+
+@pytest.mark.parametrize("end", ["read", "not read yet"])
+async def test_a_raw_statement_on_a_connection_the_server_ended_discards_it(
+    database_url: str, engine: AsyncEngine, end: str
+) -> None:
+    """The server ends a connection a session holds (as a restart does) and says so; the close
+    reaches the client at once, or (through a proxy that passes it on late) not yet, when
+    asyncpg can run no statement on the connection either. A raw statement then fails as a
+    lost connection does on SQLAlchemy's path: the database is unavailable, and the connection
+    is discarded, not pooled again."""
+    async with proxied(database_url) as (proxy, url):
+        proxy.lag_closes(0 if end == "read" else 30)
+        own = create_engine(url, pool_size=1)
+        try:
+            sessions = autocommit_session_factory(own)
+            async with sessions() as session:
+                connection = await session.connection()
+                pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar()
+                async with engine.connect() as admin:
+                    await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                driver = (await connection.get_raw_connection()).driver_connection
+                if end == "read":
+                    await until(driver.is_closed)
+                else:
+                    await asyncio.sleep(0.3)  # the FATAL has come in long since; the close has not
+                    assert not driver.is_closed()
+                with pytest.raises(DisconnectionError) as raised:
+                    await raw.rows(connection, select(literal(1).label("one")), {})
+                assert is_database_unavailable(raised.value)
+                assert connection.invalidated
+            async with sessions() as session:
+                again = await session.execute(text("SELECT pg_backend_pid()"))
+                assert again.scalar() != pid
+        finally:
+            proxy.lag_closes(0)
+            await own.dispose()

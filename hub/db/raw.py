@@ -56,6 +56,8 @@ from sqlalchemy.sql.selectable import TextualSelect
 from sqlalchemy.sql.sqltypes import NullType
 from sqlalchemy.sql.visitors import replacement_traverse
 
+from hub.db.lost_connections import discarded_when_lost
+
 _Processor = Callable[[Any], Any]
 
 # What can be run raw: a query, or a write returning rows (or none).
@@ -130,12 +132,15 @@ class RawStatement:
 
     async def fetch(self, connection: AsyncConnection, parameters: Mapping[str, Any]) -> list[Any]:
         """The statement's rows, executed on ``connection``'s asyncpg connection with
-        ``parameters`` (each of the names it was compiled with)."""
+        ``parameters`` (each of the names it was compiled with). A connection the server has
+        ended is discarded (``hub.db.lost_connections``)."""
         driver = (await connection.get_raw_connection()).driver_connection
-        return await self.fetch_on(driver, parameters)
+        async with discarded_when_lost(connection, driver):
+            return await self.fetch_on(driver, parameters)
 
     async def fetch_on(self, driver: Any, parameters: Mapping[str, Any]) -> list[Any]:
-        """As ``fetch``, on an asyncpg connection already in hand."""
+        """As ``fetch``, on an asyncpg connection already in hand, and without discarding a
+        connection the server has ended: run it inside ``discarded_when_lost``."""
         values = list(self.values)
         for position, name, processor in self.parameters:
             value = parameters[name]
@@ -213,7 +218,8 @@ async def rows(
     driver: Any = (await connection.get_raw_connection()).driver_connection
     if autocommit(connection) or driver.is_in_transaction():
         compiled = _compiled(statement, connection.dialect, tuple(values))
-        return await compiled.fetch_on(driver, values)
+        async with discarded_when_lost(connection, driver):
+            return await compiled.fetch_on(driver, values)
     return (await connection.execute(statement, values)).all()
 
 
