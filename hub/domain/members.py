@@ -177,19 +177,21 @@ async def invite_member(
 
 
 async def _member_for_login(session: AsyncSession, login: str, display_name: str) -> uuid.UUID:
-    """The id of the member with this login, made now if there is none. ON CONFLICT keeps two
-    concurrent invitations of one new login from failing on the unique login."""
-    made: uuid.UUID | None = await session.scalar(
+    """The id of the member with this login, made now if there is none.
+
+    The same two statements either way, so that the time taken does not tell whether the
+    login existed; ON CONFLICT keeps two concurrent invitations of one new login from failing
+    on the unique login (the second waits for the first and then finds its row).
+    """
+    await session.execute(
         pg_insert(Member)
         .values(id=uuid.uuid4(), login=login, display_name=display_name)
         .on_conflict_do_nothing(index_elements=[Member.login])
-        .returning(Member.id)
     )
-    if made is not None:
-        return made
-    existing = await session.scalar(select(Member.id).where(Member.login == login))
-    assert existing is not None  # a member is never deleted
-    return existing
+    found: uuid.UUID = (
+        await session.execute(select(Member.id).where(Member.login == login))
+    ).scalar_one()
+    return found
 
 
 async def _belongs_to(session: AsyncSession, member_id: uuid.UUID, provider_id: uuid.UUID) -> bool:
