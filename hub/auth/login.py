@@ -17,14 +17,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.oauth import store
 from hub.auth.oauth.models import MemberRecord
 from hub.auth.oauth.portal import Portal
 from hub.auth.passwords import token_digest, verify_secret
-from hub.db.models import Invitation, LoginAttempt, Member, MemberCredential
+from hub.db.models import Invitation, LoginAttempt, Member, MemberCredential, RoleGrant
 from hub.settings import Settings
 
 LOCKED = "Too many failed sign-ins. Wait a while, then try again."
@@ -139,20 +139,69 @@ async def open_invitation(session: AsyncSession, token: str, now: datetime) -> M
 
 
 async def accept_invitation(
-    session: AsyncSession, token: str, password_hash: str, now: datetime
+    session: AsyncSession, token: str, password_hash: str | None, now: datetime
 ) -> Member | None:
-    """Set the member's password and use the invitation up; None if it is not valid (anymore)."""
-    member = await open_invitation(session, token, now)
+    """Use the invitation up and make the grant it offers; None if it is not valid (anymore).
+
+    ``password_hash`` is the new member's chosen password; None for a member who already has
+    one (and proved it), whose password an invitation never replaces.
+    """
+    invitation = await session.scalar(
+        select(Invitation)
+        .where(
+            Invitation.token_hash == token_digest(token),
+            Invitation.used_at.is_(None),
+            Invitation.expires_at > now,
+        )
+        .with_for_update()
+    )
+    if invitation is None:
+        return None
+    member = await session.get(Member, invitation.member_id)
     if member is None:
         return None
-    await session.execute(
-        update(Invitation).where(Invitation.token_hash == token_digest(token)).values(used_at=now)
-    )
-    credential = await session.get(MemberCredential, member.id)
-    if credential is None:
-        session.add(MemberCredential(member_id=member.id, password_hash=password_hash))
-    else:
-        credential.password_hash = password_hash
-        credential.updated_at = now
+    invitation.used_at = now
+    if password_hash is not None:
+        credential = await session.get(MemberCredential, member.id)
+        if credential is None:
+            session.add(MemberCredential(member_id=member.id, password_hash=password_hash))
+        else:
+            credential.password_hash = password_hash
+            credential.updated_at = now
+    await _make_offered_grant(session, invitation)
     await session.flush()
     return member
+
+
+async def _make_offered_grant(session: AsyncSession, invitation: Invitation) -> None:
+    """The grant the invitation offered, unless the member holds that very role already.
+    Invitations from before offers carry none: their grant was made when they were sent."""
+    if invitation.provider_id is None or invitation.role is None:
+        return
+    assert invitation.jurisdiction is not None and invitation.grant_id is not None
+    held = await session.scalar(
+        select(RoleGrant.id).where(
+            RoleGrant.member_id == invitation.member_id,
+            RoleGrant.provider_id == invitation.provider_id,
+            RoleGrant.role == invitation.role,
+            RoleGrant.jurisdiction == invitation.jurisdiction,
+            RoleGrant.revoked_at.is_(None),
+        )
+    )
+    if held is not None:
+        return
+    session.add(
+        RoleGrant(
+            id=invitation.grant_id,
+            member_id=invitation.member_id,
+            provider_id=invitation.provider_id,
+            role=invitation.role,
+            jurisdiction=invitation.jurisdiction,
+            granted_by_member_id=invitation.invited_by_member_id,
+        )
+    )
+
+
+async def password_hash_of(session: AsyncSession, member_id: uuid.UUID) -> str | None:
+    credential = await session.get(MemberCredential, member_id)
+    return None if credential is None else credential.password_hash

@@ -78,7 +78,10 @@ def invitation_page(
 ) -> HTMLResponse:
     message = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
     body = (
-        f"<p>Choose a password for <strong>{escape(login)}</strong>.</p>{message}"
+        # One page whether or not the login has an account already: whoever holds the link
+        # (the inviter saw it) learns nothing from it.
+        f"<p>Choose a password for <strong>{escape(login)}</strong>. If you already have "
+        f"an account on the hub, enter its password to accept instead.</p>{message}"
         f'<form method="post" action="/oauth/invitation">{_hidden([("token", token)])}'
         f'<label for="password">Password (at least 12 characters)</label>'
         f'<input id="password" name="password" type="password" '

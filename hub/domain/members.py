@@ -3,6 +3,11 @@
 Who may grant what is the policy's (``may_grant``): nobody grants a role or a jurisdiction wider
 than their own, a provider's kind limits its roles, and only platform admins reach into other
 providers. A grant's jurisdiction must also lie within one of its provider's jurisdictions.
+
+A role at a provider is granted only to a member who already holds one there: a person joins a
+provider by accepting an invitation, never by someone else's grant. An invitation reads the same
+whether or not its login exists anywhere; for an existing login it is an offer that takes effect
+when the person accepts it by signing in with their own password.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.passwords import new_token, token_digest
@@ -123,42 +129,83 @@ async def invite_member(
     name = display_name.strip()
     if not name or len(name) > 200:
         raise InvalidInput("give a display name of 1 to 200 characters", field="displayName")
-    if await session.scalar(select(Member.id).where(Member.login == login)) is not None:
-        raise Conflict("that login is taken; grant the existing member a role instead")
-    member = Member(id=uuid.uuid4(), login=login, display_name=name)
-    session.add(member)
-    await session.flush()
-    grant = RoleGrant(
-        id=uuid.uuid4(),
-        member_id=member.id,
-        provider_id=provider.id,
-        role=role,
-        jurisdiction=where,
-        granted_by_member_id=principal.member_id,
-    )
+    # The same work and the same answer whether or not the login exists, at this provider,
+    # another one or none: the invitation is an offer, and its grant is made only when the
+    # person accepts it (hub/auth/login.py ``accept_invitation``). The payload echoes what the
+    # inviter gave, never what the hub stores about an existing person.
+    member_id = await _member_for_login(session, login, name)
+    now = utcnow()
+    grant_id = uuid.uuid4()
     token = new_token(32)
-    expires = utcnow() + timedelta(seconds=invitation_ttl)
-    session.add(grant)
+    expires = now + timedelta(seconds=invitation_ttl)
     session.add(
         Invitation(
             token_hash=token_digest(token),
-            member_id=member.id,
+            member_id=member_id,
             invited_by_member_id=principal.member_id,
             expires_at=expires,
+            provider_id=provider.id,
+            role=role,
+            jurisdiction=where,
+            grant_id=grant_id,
         )
     )
     await session.flush()
-    await session.refresh(grant)
     audit.record(
         session,
         principal,
         "member.invited",
         "member",
-        member.id,
+        member_id,
         {"login": login, "provider_id": str(provider.id), "role": role.value},
         region_code=where,
     )
-    return Invited(member_view(member), grant_view(grant), token, expires)
+    offered = GrantView(
+        id=grant_id,
+        provider_id=provider.id,
+        role=role,
+        jurisdiction=where,
+        granted_at=now,
+        revoked_at=None,
+        member_id=member_id,
+        client_pk=None,
+        granted_by_member_id=principal.member_id,
+    )
+    return Invited(
+        MemberView(id=member_id, login=login, display_name=name), offered, token, expires
+    )
+
+
+async def _member_for_login(session: AsyncSession, login: str, display_name: str) -> uuid.UUID:
+    """The id of the member with this login, made now if there is none.
+
+    The same two statements either way, so that the time taken does not tell whether the
+    login existed; ON CONFLICT keeps two concurrent invitations of one new login from failing
+    on the unique login (the second waits for the first and then finds its row).
+    """
+    await session.execute(
+        pg_insert(Member)
+        .values(id=uuid.uuid4(), login=login, display_name=display_name)
+        .on_conflict_do_nothing(index_elements=[Member.login])
+    )
+    found: uuid.UUID = (
+        await session.execute(select(Member.id).where(Member.login == login))
+    ).scalar_one()
+    return found
+
+
+async def _belongs_to(session: AsyncSession, member_id: uuid.UUID, provider_id: uuid.UUID) -> bool:
+    """Whether the member holds a live role at the provider."""
+    held = await session.scalar(
+        select(RoleGrant.id)
+        .where(
+            RoleGrant.member_id == member_id,
+            RoleGrant.provider_id == provider_id,
+            RoleGrant.revoked_at.is_(None),
+        )
+        .limit(1)
+    )
+    return held is not None
 
 
 async def grant_role(
@@ -173,8 +220,11 @@ async def grant_role(
     if member_id == principal.member_id:
         raise Forbidden("nobody grants themselves a role")
     provider, where = await provider_for_grant(session, principal, provider_id, role, jurisdiction)
-    if await session.get(Member, member_id) is None:
-        raise NotFound("no such member", field="memberId")
+    if not await _belongs_to(session, member_id, provider.id):
+        # A person joins a provider only by accepting an invitation (their own agreement),
+        # never by a grant. Whether the member exists elsewhere is not the grantor's to learn:
+        # an unknown member and another provider's member get the same answer.
+        raise NotFound("no such member at this provider", field="memberId")
     existing = await session.scalar(
         select(RoleGrant).where(
             RoleGrant.member_id == member_id,

@@ -161,7 +161,10 @@ class SetProviderStatusInput:
     reason: str
 
 
-@strawberry.input(description="A person to invite: a new member with their first role.")
+@strawberry.input(
+    description="A person to invite, with the role offered; whether or not the login exists "
+    "on the hub, the answer is the same, and the role is theirs once they accept."
+)
 class InviteMemberInput:
     provider_id: strawberry.ID
     login: str

@@ -54,7 +54,8 @@ class InviteMemberPayload:
     member: Member
     grant: RoleGrant
     invitation_url: str = strawberry.field(
-        description="Shown once: the new member opens it to choose a password."
+        description="Shown once: the person opens it to accept (a new member chooses a "
+        "password there, an existing one enters theirs)."
     )
     expires_at: datetime
 

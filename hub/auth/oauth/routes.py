@@ -2,7 +2,8 @@
 
 /oauth/token, /oauth/revoke, /oauth/introspect   the token endpoints (form posts from clients)
 /oauth/authorize                                 a member signs in for an application
-/oauth/invitation                                a new member chooses a password
+/oauth/invitation                                a person accepts an invitation (a new
+                                                 member chooses a password)
 /.well-known/oauth-authorization-server          RFC 8414 metadata
 /.well-known/jwks.json                           the public keys access tokens are signed with
 """
@@ -16,19 +17,29 @@ from typing import Any
 
 import anyio.to_thread
 from authlib.oauth2.rfc6749.errors import InsecureTransportError, OAuth2Error
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hub.auth import pages
-from hub.auth.login import LOCKED, accept_invitation, open_invitation, sign_in
+from hub.auth.login import (
+    LOCKED,
+    accept_invitation,
+    credential_for,
+    open_invitation,
+    password_hash_of,
+    record_attempt,
+    sign_in,
+)
 from hub.auth.oauth import throttle
 from hub.auth.oauth.credentials import presented
 from hub.auth.oauth.portal import LookupPortal, Portal
 from hub.auth.oauth.requests import BadForm, HubOAuth2Request, read_request
 from hub.auth.oauth.server import NO_STORE, HubAuthorizationServer, OAuthContext, server_metadata
-from hub.auth.passwords import check_password_strength, hash_secret
+from hub.auth.passwords import check_password_strength, hash_secret, verify_secret
 from hub.db.availability import is_database_unavailable
+from hub.settings import Settings
 
 AUTHORIZATION_FIELDS = (
     "response_type",
@@ -41,6 +52,8 @@ AUTHORIZATION_FIELDS = (
 )
 
 Work = Callable[[HubAuthorizationServer, HubOAuth2Request], Response]
+
+WRONG_PASSWORD = "That is not the password of this account."
 
 logger = logging.getLogger(__name__)
 
@@ -243,9 +256,10 @@ async def invitation(request: Request) -> Response:
             )
         return pages.invitation_page(token=raw, login=member.login)
     try:
-        form = (await read_request(request, state.settings.public_url)).form
+        oauth_request = await read_request(request, state.settings.public_url)
     except (BadForm, InsecureTransportError) as exc:
         return pages.message_page("Invitation not valid", str(exc), status=400)
+    form = oauth_request.form
     raw, password = form.get("token", ""), form.get("password", "")
     async with state.sessions.begin() as session:
         member = await open_invitation(session, raw, now) if raw else None
@@ -253,16 +267,52 @@ async def invitation(request: Request) -> Response:
             return pages.message_page(
                 "Invitation not valid", "This invitation was used or has expired.", status=404
             )
-        problem = check_password_strength(password)
-        if problem is None and password != form.get("repeat"):
-            problem = "the two passwords differ"
-        if problem is not None:
-            return pages.invitation_page(token=raw, login=member.login, error=problem, status=400)
-        hashed = await anyio.to_thread.run_sync(hash_secret, state.settings, password)
-        await accept_invitation(session, raw, hashed, now)
+        if password != form.get("repeat"):
+            return _invitation_refused(raw, member.login, "the two passwords differ", 400)
+        stored = await password_hash_of(session, member.id)
+        if stored is None:
+            problem = check_password_strength(password)
+            if problem is not None:
+                return _invitation_refused(raw, member.login, problem, 400)
+            hashed = await anyio.to_thread.run_sync(hash_secret, state.settings, password)
+            await accept_invitation(session, raw, hashed, now)
+        else:
+            # Someone who has an account accepts with its password: an invitation (whose link
+            # the inviter saw) never replaces it. Tries count against the sign-in limits, so
+            # the link is no way around them.
+            refusal = await _existing_password_refusal(
+                session, state.settings, member.login, stored, password, oauth_request.address, now
+            )
+            if refusal is not None:
+                return _invitation_refused(raw, member.login, *refusal)
+            await accept_invitation(session, raw, None, now)
     return pages.message_page(
-        "Password set", f"You can now sign in as {member.login} from the applications you use."
+        "Invitation accepted",
+        f"You can now sign in as {member.login} from the applications you use.",
     )
+
+
+def _invitation_refused(raw: str, login: str, problem: str, status: int) -> Response:
+    return pages.invitation_page(token=raw, login=login, error=problem, status=status)
+
+
+async def _existing_password_refusal(
+    session: AsyncSession,
+    settings: Settings,
+    login: str,
+    stored: str,
+    password: str,
+    address: str | None,
+    now: datetime,
+) -> tuple[str, int] | None:
+    """None if ``password`` is the account's; else the message and status to refuse with."""
+    credential = await credential_for(session, settings, login, address, now)
+    if credential.locked:
+        await record_attempt(session, login, address, False)
+        return LOCKED, 429
+    matched = await anyio.to_thread.run_sync(verify_secret, settings, stored, password)
+    await record_attempt(session, login, address, matched)
+    return None if matched else (WRONG_PASSWORD, 400)
 
 
 async def metadata(request: Request) -> Response:

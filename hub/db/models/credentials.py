@@ -9,7 +9,14 @@ from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Identity, Inde
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.models.base import Base, created_at_column, updated_at_column
+from hub.db.models.base import (
+    Base,
+    created_at_column,
+    pg_enum,
+    region_code_type,
+    updated_at_column,
+)
+from hub.vocabulary import Role
 
 
 class MemberCredential(Base):
@@ -25,7 +32,8 @@ class MemberCredential(Base):
 
 
 class Invitation(Base):
-    """A one-time link for a new member to choose a password; stored as a hash."""
+    """A one-time link offering a person a role; stored as a hash. A new member chooses a
+    password through it, an existing one accepts with theirs."""
 
     __tablename__ = "invitations"
 
@@ -39,6 +47,14 @@ class Invitation(Base):
     created_at: Mapped[datetime] = created_at_column()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The role offered, granted (with ``grant_id`` as its id) when the person accepts; NULL on
+    # invitations made before offers, whose grant was made at once.
+    provider_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("providers.id", ondelete="CASCADE")
+    )
+    role: Mapped[Role | None] = mapped_column(pg_enum(Role, "role"))
+    jurisdiction: Mapped[str | None] = mapped_column(region_code_type())
+    grant_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
 class LoginAttempt(Base):
