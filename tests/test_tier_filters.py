@@ -8,12 +8,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from bench import scenarios
+from hub.db.models import RoleGrant
+from hub.vocabulary import Role
 from tests.auth import Tokens
 from tests.coordination import a_child, a_need, claimed
-from tests.events_client import listening, subscribed
+from tests.events_client import listening, subscribed, until
 from tests.graphql import GraphQLClient
 from tests.world import (
     COUNTY,
@@ -166,3 +170,24 @@ async def test_a_pseudonymous_reader_cannot_follow_a_villages_events(
     official = await tokens.member("director")
     async with subscribed(hub, official, variables={"jurisdiction": VILLAGE}) as stream:
         assert await stream.quiet(0.2)
+
+
+async def test_losing_case_detail_ends_a_villages_stream(
+    app: Starlette, hub: str, gql: GraphQLClient, tokens: Tokens, engine: AsyncEngine, world: World
+) -> None:
+    """The tier is read live, as the roles are: a child director made a plain worker (who sees
+    counties only) stops following the village at the next event, instead of going on learning
+    which needs lie in it."""
+    child = await a_child(gql, "王小明", village=VILLAGE)
+    token = await tokens.member("director")
+    async with subscribed(hub, token, variables={"jurisdiction": VILLAGE}) as stream:
+        # Registered before the role changes: the first event is the one that is checked.
+        await until(lambda: app.state.event_broker.subscribers == 1)
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(RoleGrant)
+                .where(RoleGrant.member_id == world.members["director"])
+                .values(role=Role.WORKER)
+            )
+        await a_need(gql, child)
+        assert await stream.ended_with(wait=5) == ["FORBIDDEN"]
