@@ -138,9 +138,10 @@ def on_needs(query: _Query, principal: Principal, need_ids: Collection[uuid.UUID
 
 
 def visible(principal: Principal) -> Any:
-    """Claims on needs in the principal's reach, and the principal's own provider's claims."""
-    readable = jurisdictions_for(principal, Permission.READ_REGISTER)
-    return or_(within(Need.region_code, readable), Claim.provider_id == principal.provider_id)
+    """Claims on needs in the principal's own reach - its provider's too: a provider working in
+    many counties has members in each, and a member sees (and acts on) only the claims, notes
+    and evidence of the counties it works in itself (need-to-know)."""
+    return within(Need.region_code, jurisdictions_for(principal, Permission.READ_REGISTER))
 
 
 async def _views(
