@@ -60,10 +60,10 @@ from hub.db.lost_connections import discarded_when_lost
 from hub.db.models import Child, Claim, Need, Region
 from hub.db.raw import RawStatement
 from hub.domain import children, claims, clock, ledger, needs
+from hub.domain.jurisdiction import COUNTY_CODE_LENGTH
 from hub.domain.needs import NeedOrder
 from hub.domain.pagination import PageRequest, encode_cursor, page_request
 from hub.domain.visibility import (
-    COUNTY_CODE_LENGTH,
     Tier,
     age_band,
     claimed_by,

@@ -97,7 +97,8 @@ async def test_coverage_of_a_jurisdiction(
     await claimed(gql, safety, "ngo")
     late = (await claimed(gql, tutoring, "business"))["claim"]
     await backdate_claim(engine, late["id"], expected_by="1 day")  # promised, not delivered
-    report = (await gql(COVERAGE, {"j": VILLAGE}, as_="ngo")).ok()["coverage"]
+    # A village is for those who see villages (an NGO sees counties: it would be refused).
+    report = (await gql(COVERAGE, {"j": VILLAGE}, as_="officer")).ok()["coverage"]
     assert report["jurisdictions"] == [VILLAGE]
     assert report["needsByCategoryAndStatus"] == [
         {"category": "EDUCATION", "status": "OPEN", "count": 1},

@@ -112,10 +112,17 @@ async def test_jurisdiction_filter_at_county_township_and_village_level(
     everything = {here_id, neighbour_id, elsewhere_id}
     assert await within(None) == everything
     assert await within(COUNTY) == everything
-    assert await within(TOWNSHIP) == {here_id, neighbour_id}
-    assert await within(SECOND_TOWNSHIP) == {elsewhere_id}
-    assert await within(VILLAGE) == {here_id}
-    assert await within(OTHER_VILLAGE_SAME_TOWNSHIP) == {neighbour_id}
+    below_the_county = (TOWNSHIP, SECOND_TOWNSHIP, VILLAGE, OTHER_VILLAGE_SAME_TOWNSHIP)
+    if login == "officer":
+        assert await within(TOWNSHIP) == {here_id, neighbour_id}
+        assert await within(SECOND_TOWNSHIP) == {elsewhere_id}
+        assert await within(VILLAGE) == {here_id}
+        assert await within(OTHER_VILLAGE_SAME_TOWNSHIP) == {neighbour_id}
+    else:
+        # The NGO sees counties, not villages: narrowing below one would tell it the village.
+        for narrower in below_the_county:
+            refused = await gql(NEEDS, {"filter": {"jurisdiction": narrower}}, as_=login)
+            assert refused.codes == ["JURISDICTION_TOO_NARROW"]
     # Asking wider than one's reach narrows to the reach; asking outside it finds nothing.
     assert await within(CITY) == everything
     assert await within("36") == everything
@@ -211,6 +218,7 @@ async def test_filters_combine(gql: GraphQLClient, world: World, engine: AsyncEn
 
     found = await list_ids(
         gql,
+        "officer",  # who sees villages, and so may filter by one
         filter={
             "jurisdiction": VILLAGE,
             "categories": ["MEDICAL"],

@@ -22,7 +22,7 @@ from hub.domain import audit, idempotency
 from hub.domain.clock import today, utcnow
 from hub.domain.errors import DomainError, Forbidden, InvalidInput, NotFound, StaleVersion
 from hub.domain.id_numbers import parse_id_number
-from hub.domain.jurisdiction import narrow, validate_prefix, within
+from hub.domain.jurisdiction import checked_prefix, narrow, within
 from hub.domain.pagination import Page, PageRequest, make_page, text_value, typed_key
 from hub.domain.visibility import (
     Tier,
@@ -127,7 +127,7 @@ async def children_by_ids(
 async def list_children(
     session: AsyncSession, principal: Principal, where: ChildFilter, page: PageRequest
 ) -> Page[ChildView]:
-    requested = None if where.jurisdiction is None else validate_prefix(where.jurisdiction)
+    requested = checked_prefix(principal, Permission.READ_REGISTER, where.jurisdiction)
     prefixes = narrow(jurisdictions_for(principal, Permission.READ_REGISTER), requested)
     query = select(Child).where(within(Child.region_code, prefixes))
     if where.guardianships:

@@ -52,7 +52,7 @@ from hub.domain.coordination_errors import (
     NotClaimant,
 )
 from hub.domain.errors import Forbidden, InvalidInput, NotFound, StaleVersion
-from hub.domain.jurisdiction import validate_prefix, within, within_parameter
+from hub.domain.jurisdiction import checked_prefix, within, within_parameter
 from hub.domain.needs import NeedView
 from hub.domain.needs import view_of as need_view
 from hub.domain.pagination import Page, PageRequest, make_page, typed_key
@@ -138,9 +138,10 @@ def on_needs(query: _Query, principal: Principal, need_ids: Collection[uuid.UUID
 
 
 def visible(principal: Principal) -> Any:
-    """Claims on needs in the principal's reach, and the principal's own provider's claims."""
-    readable = jurisdictions_for(principal, Permission.READ_REGISTER)
-    return or_(within(Need.region_code, readable), Claim.provider_id == principal.provider_id)
+    """Claims on needs in the principal's own reach - its provider's too: a provider working in
+    many counties has members in each, and a member sees (and acts on) only the claims, notes
+    and evidence of the counties it works in itself (need-to-know)."""
+    return within(Need.region_code, jurisdictions_for(principal, Permission.READ_REGISTER))
 
 
 async def _views(
@@ -237,8 +238,9 @@ async def list_claims(
 ) -> Page[ClaimView]:
     """Newest first."""
     query = _columns().where(visible(principal))
-    if where.jurisdiction:
-        query = query.where(within(Need.region_code, (validate_prefix(where.jurisdiction),)))
+    wanted = checked_prefix(principal, Permission.READ_REGISTER, where.jurisdiction or None)
+    if wanted is not None:
+        query = query.where(within(Need.region_code, (wanted,)))
     if where.mine:
         query = query.where(Claim.provider_id == principal.provider_id)
     if where.statuses:

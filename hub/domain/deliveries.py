@@ -12,15 +12,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Select, func, insert, or_, select, update
+from sqlalchemy import Row, Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.auth.policy import Permission, jurisdictions_for, may
+from hub.auth.policy import Permission, may
 from hub.auth.principal import Principal
 from hub.db.arrays import any_of
 from hub.db.models import Claim, Delivery, Need
 from hub.domain import audit, idempotency, ledger
-from hub.domain.claims import check_amount, check_reason, check_text
+from hub.domain.claims import check_amount, check_reason, check_text, visible
 from hub.domain.clock import as_utc, utcnow
 from hub.domain.coordination_errors import (
     AlreadyReviewed,
@@ -31,7 +31,6 @@ from hub.domain.coordination_errors import (
     SelfVerification,
 )
 from hub.domain.errors import Forbidden, InvalidInput, NotFound, StaleVersion
-from hub.domain.jurisdiction import within
 from hub.domain.rules import DISPUTE_GRACE
 from hub.domain.visibility import actively_claimed
 from hub.vocabulary import ClaimStatus, DeliveryStatus, NeedUnit
@@ -68,11 +67,6 @@ def _columns() -> Select[Delivery, uuid.UUID, uuid.UUID, str, NeedUnit | None]:
         .join(Claim, Claim.id == Delivery.claim_id)
         .join(Need, Need.id == Claim.need_id)
     )
-
-
-def _visible(principal: Principal) -> Any:
-    readable = jurisdictions_for(principal, Permission.READ_REGISTER)
-    return or_(within(Need.region_code, readable), Delivery.provider_id == principal.provider_id)
 
 
 async def _views(
@@ -117,7 +111,7 @@ async def deliveries_by_ids(
     if not wanted:
         return {}
     rows = (
-        await session.execute(_columns().where(any_of(Delivery.id, wanted), _visible(principal)))
+        await session.execute(_columns().where(any_of(Delivery.id, wanted), visible(principal)))
     ).all()
     return {view.id: view for view in await _views(session, principal, rows)}
 
@@ -133,7 +127,7 @@ async def deliveries_of_claims(
     rows = (
         await session.execute(
             _columns()
-            .where(any_of(Delivery.claim_id, wanted), _visible(principal))
+            .where(any_of(Delivery.claim_id, wanted), visible(principal))
             .order_by(Delivery.delivered_at, Delivery.id)
         )
     ).all()
@@ -164,10 +158,7 @@ async def _locked(
         .join(Need, Need.id == Claim.need_id)
         .where(
             Claim.id == claim_id,
-            or_(
-                within(Need.region_code, jurisdictions_for(principal, Permission.READ_REGISTER)),
-                Claim.provider_id == principal.provider_id,
-            ),
+            visible(principal),
         )
     )
     need = None if need_id is None else await ledger.locked_need(session, need_id)
@@ -322,7 +313,7 @@ async def review_delivery(
             select(Delivery.claim_id)
             .join(Claim, Claim.id == Delivery.claim_id)
             .join(Need, Need.id == Claim.need_id)
-            .where(Delivery.id == delivery_id, _visible(principal))
+            .where(Delivery.id == delivery_id, visible(principal))
         )
     ).first()
     if found is None:

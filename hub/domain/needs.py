@@ -21,7 +21,7 @@ from hub.domain import audit, events, idempotency, ledger
 from hub.domain.change_checkpoints import checkpoint_at_or_before
 from hub.domain.clock import as_utc, instant, today, utcnow
 from hub.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
-from hub.domain.jurisdiction import narrow, validate_prefix, within
+from hub.domain.jurisdiction import checked_prefix, narrow, within
 from hub.domain.pagination import Page, PageRequest, make_page, typed_key
 from hub.domain.visibility import Tier, actively_claimed, tier_for, visible_region
 from hub.vocabulary import ChildStatus, NeedCategory, NeedStatus, NeedUnit, Urgency
@@ -233,7 +233,7 @@ def cursor_key(order: NeedOrder, row: Any) -> tuple[Any, ...]:
 
 
 def _filtered(principal: Principal, where: NeedFilter, columns: tuple[Any, ...]) -> Select[Any]:
-    requested = None if where.jurisdiction is None else validate_prefix(where.jurisdiction)
+    requested = checked_prefix(principal, Permission.READ_REGISTER, where.jurisdiction)
     query = select(*columns).where(
         within(Need.region_code, narrow(_readable(principal), requested))
     )

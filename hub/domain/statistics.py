@@ -14,7 +14,7 @@ from hub.auth.policy import Permission, jurisdictions_for
 from hub.auth.principal import Principal
 from hub.db.models import Need
 from hub.domain.errors import Forbidden
-from hub.domain.jurisdiction import narrow, validate_prefix, within
+from hub.domain.jurisdiction import checked_prefix, narrow, within
 from hub.vocabulary import NeedCategory, NeedStatus
 
 
@@ -31,7 +31,7 @@ async def need_counts(
     allowed = jurisdictions_for(principal, Permission.READ_STATISTICS)
     if not allowed:
         raise Forbidden("statistics are for roles that may read them")
-    requested = validate_prefix(jurisdiction) if jurisdiction else None
+    requested = checked_prefix(principal, Permission.READ_STATISTICS, jurisdiction or None)
     rows = await session.execute(
         select(Need.category, Need.status, func.count())
         .where(within(Need.region_code, narrow(allowed, requested)))

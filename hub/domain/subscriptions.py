@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.auth.policy import Permission, jurisdictions_for
 from hub.auth.principal import Principal
 from hub.domain.events import NeedEvent
-from hub.domain.jurisdiction import narrow
+from hub.domain.jurisdiction import checked_prefix, narrow, too_narrow
 from hub.domain.needs import NeedView, needs_by_ids
 from hub.vocabulary import NeedCategory
 
@@ -42,8 +42,17 @@ class EventFilter:
         return not self.categories or category in self.categories
 
 
+def followed_jurisdiction(principal: Principal, requested: str | None) -> str | None:
+    """The jurisdiction a subscriber asked to follow, validated and within its tier."""
+    return checked_prefix(principal, Permission.READ_REGISTER, requested)
+
+
 def may_follow(principal: Principal, jurisdiction: str | None) -> bool:
-    """Whether the principal may read any need within the jurisdiction (anywhere, if none)."""
+    """Whether the principal may read any need within the jurisdiction (anywhere, if none),
+    at a tier that lets it follow that jurisdiction: one who lost case detail there stops
+    following a village, which would otherwise go on telling which needs lie in it."""
+    if jurisdiction is not None and too_narrow(principal, Permission.READ_REGISTER, jurisdiction):
+        return False
     return bool(narrow(jurisdictions_for(principal, Permission.READ_REGISTER), jurisdiction))
 
 

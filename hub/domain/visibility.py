@@ -24,6 +24,7 @@ from hub.auth.policy import Permission, may
 from hub.auth.principal import Principal
 from hub.db.arrays import any_of_parameter
 from hub.db.models import Child, Claim, Need
+from hub.domain.jurisdiction import COUNTY_CODE_LENGTH
 from hub.domain.ledger import effectively_active
 
 
@@ -141,9 +142,6 @@ async def actively_claimed(
         return claimed
     memo.update((child_id, child_id in claimed) for child_id in unknown)
     return frozenset(child_id for child_id in wanted if memo[child_id])
-
-
-COUNTY_CODE_LENGTH = 6  # a region code's first six digits name its county
 
 
 def visible_region(region_code: str, tier: Tier) -> str:

@@ -26,7 +26,6 @@ from hub.domain import event_replay, subscriptions
 from hub.domain.errors import DomainError, Forbidden, Unauthenticated
 from hub.domain.event_broker import INTERRUPTED, EventsInterrupted
 from hub.domain.events import NeedEventKind
-from hub.domain.jurisdiction import validate_prefix
 from hub.domain.subscriptions import EventFilter
 from hub.resolvers.context import Context
 from hub.schema.context import Info
@@ -57,7 +56,7 @@ async def need_events(
     if context.broker is None:
         raise Unauthenticated("subscribe over a WebSocket (graphql-transport-ws)")
     wanted = EventFilter(
-        jurisdiction=None if jurisdiction is None else validate_prefix(jurisdiction),
+        jurisdiction=subscriptions.followed_jurisdiction(principal, jurisdiction),
         categories=frozenset(categories or ()),
     )
     resume_from = None if after is None else event_replay.position_of(after)

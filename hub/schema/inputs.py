@@ -227,7 +227,9 @@ class ClaimFilter:
     statuses: list[ClaimStatus] | None = strawberry.field(
         default=None, description="As readers see them: an overdue claim is EXPIRED."
     )
-    mine: bool = strawberry.field(default=False, description="Only your own provider's claims.")
+    mine: bool = strawberry.field(
+        default=False, description="Only your own provider's claims (within your reach)."
+    )
     expiring_before: datetime | None = strawberry.field(
         default=None, description="Active claims whose deadline falls before this moment."
     )

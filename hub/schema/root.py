@@ -123,7 +123,8 @@ class Query:
     )
     claims: Connection[Claim] = strawberry.field(
         resolver=coordination_fields.resolve_claims,
-        description="Claims on needs within your jurisdictions, and your own; newest first.",
+        description="Claims on needs within your jurisdictions (your own provider's elsewhere "
+        "are its other members' to read); newest first.",
     )
     claim: Claim | None = strawberry.field(resolver=coordination_fields.resolve_claim)
     delivery: Delivery | None = strawberry.field(resolver=coordination_fields.resolve_delivery)
