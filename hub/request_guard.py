@@ -29,12 +29,11 @@ from hub.protocol.errors import (
     RETRY_AFTER_SECONDS,
 )
 from hub.protocol.media import JSON, negotiate
+from hub.protocol.refusals import OAUTH_PATHS
 
 logger = logging.getLogger(__name__)
 
 INTERNAL_MESSAGE = "Internal server error"
-# Paths whose clients read OAuth 2.0 errors (RFC 6749, section 5.2) rather than GraphQL's.
-_OAUTH_PATHS = ("/oauth/", "/.well-known/")
 
 
 class RequestGuard:
@@ -154,7 +153,7 @@ def _body(scope: Scope, error: dict[str, Any], oauth_error: str) -> bytes:
     fields OAuth clients read."""
     content: dict[str, Any] = {"errors": [error]}
     path = str(scope.get("path", ""))
-    if path.startswith(_OAUTH_PATHS):
+    if path.startswith(OAUTH_PATHS):
         content = {"error": oauth_error, "error_description": error["message"], **content}
     elif path == "/graphql" and _media_type(scope) == JSON:
         content = {"data": None, **content}
