@@ -122,9 +122,9 @@ def sign_in(
     return NO_ROLE if member is None else member
 
 
-async def open_invitation(session: AsyncSession, token: str, now: datetime) -> Member | None:
-    """The member an unused, unexpired invitation is for, the invitation locked for use."""
-    invitation = await session.scalar(
+async def _unused_invitation(session: AsyncSession, token: str, now: datetime) -> Invitation | None:
+    """The unused, unexpired invitation ``token`` opens, locked for use."""
+    invitation: Invitation | None = await session.scalar(
         select(Invitation)
         .where(
             Invitation.token_hash == token_digest(token),
@@ -133,6 +133,12 @@ async def open_invitation(session: AsyncSession, token: str, now: datetime) -> M
         )
         .with_for_update()
     )
+    return invitation
+
+
+async def open_invitation(session: AsyncSession, token: str, now: datetime) -> Member | None:
+    """The member an unused, unexpired invitation is for, the invitation locked for use."""
+    invitation = await _unused_invitation(session, token, now)
     if invitation is None:
         return None
     return await session.get(Member, invitation.member_id)
@@ -146,15 +152,7 @@ async def accept_invitation(
     ``password_hash`` is the new member's chosen password; None for a member who already has
     one (and proved it), whose password an invitation never replaces.
     """
-    invitation = await session.scalar(
-        select(Invitation)
-        .where(
-            Invitation.token_hash == token_digest(token),
-            Invitation.used_at.is_(None),
-            Invitation.expires_at > now,
-        )
-        .with_for_update()
-    )
+    invitation = await _unused_invitation(session, token, now)
     if invitation is None:
         return None
     member = await session.get(Member, invitation.member_id)

@@ -160,16 +160,19 @@ async def invite_member(
         {"login": login, "provider_id": str(provider.id), "role": role.value},
         region_code=where,
     )
-    offered = GrantView(
-        id=grant_id,
-        provider_id=provider.id,
-        role=role,
-        jurisdiction=where,
-        granted_at=now,
-        revoked_at=None,
-        member_id=member_id,
-        client_pk=None,
-        granted_by_member_id=principal.member_id,
+    # The grant the invitation offers, as it will read once accepted (never added here).
+    offered = grant_view(
+        RoleGrant(
+            id=grant_id,
+            provider_id=provider.id,
+            role=role,
+            jurisdiction=where,
+            granted_at=now,
+            revoked_at=None,
+            member_id=member_id,
+            oauth_client_id=None,
+            granted_by_member_id=principal.member_id,
+        )
     )
     return Invited(
         MemberView(id=member_id, login=login, display_name=name), offered, token, expires
