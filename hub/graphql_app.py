@@ -53,6 +53,7 @@ from hub.auth.principal import Principal
 from hub.auth.tokens import TokenRejected, peek
 from hub.db.availability import is_database_unavailable
 from hub.domain.trusted_documents import OperationNotTrusted, check_trusted
+from hub.protocol import errors as protocol_errors
 from hub.protocol import request_parameters
 from hub.protocol.errors import (
     DATABASE_UNAVAILABLE,
@@ -402,10 +403,8 @@ class HubGraphQL(GraphQL[Context, None]):
 
 
 def timeout_error(seconds: float) -> GraphQLError:
-    return GraphQLError(
-        f"the operation took longer than {seconds} s",
-        extensions={"code": "TIMEOUT", "timeoutSeconds": seconds},
-    )
+    error = protocol_errors.timeout_error(seconds)
+    return GraphQLError(error["message"], extensions=error["extensions"])
 
 
 def _is_subscription(document: str, operation_name: str | None) -> bool:

@@ -27,6 +27,7 @@ from hub.protocol.errors import (
     DATABASE_UNAVAILABLE,
     DATABASE_UNAVAILABLE_MESSAGE,
     RETRY_AFTER_SECONDS,
+    timeout_error,
 )
 from hub.protocol.media import JSON, negotiate
 from hub.protocol.refusals import OAUTH_PATHS
@@ -114,15 +115,8 @@ class RequestGuard:
             logger.debug("a request cancelled at its deadline failed", exc_info=work.exception())
 
 
-def _timeout_error(seconds: float) -> dict[str, Any]:
-    return {
-        "message": f"the operation took longer than {seconds} s",
-        "extensions": {"code": "TIMEOUT", "timeoutSeconds": seconds},
-    }
-
-
 def _timeout(scope: Scope, seconds: float) -> tuple[int, bytes, dict[str, str]]:
-    error = _timeout_error(seconds)
+    error = timeout_error(seconds)
     return 504, _body(scope, error, "temporarily_unavailable"), {}
 
 

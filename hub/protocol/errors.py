@@ -9,6 +9,7 @@ ones.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from cross_web import HTTPException
 
@@ -18,6 +19,14 @@ DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
 DATABASE_UNAVAILABLE_MESSAGE = "the database is unavailable; retry later"
 # Long enough for a restart or failover to progress, short enough not to idle once it is back.
 RETRY_AFTER_SECONDS = 5
+
+
+def timeout_error(seconds: float) -> dict[str, Any]:
+    """The error of a request that ran past its deadline, as GraphQL's error list holds it."""
+    return {
+        "message": f"the operation took longer than {seconds} s",
+        "extensions": {"code": "TIMEOUT", "timeoutSeconds": seconds},
+    }
 
 
 class ProtocolError(HTTPException):
