@@ -118,9 +118,20 @@ class NeedStatus(StrEnum):
 
 
 class ConsentScope(StrEnum):
-    """What a guardian's consent covers."""
+    """What one guardian's consent allows."""
 
-    IDENTITY_TO_CLAIMANT = "identity_to_claimant"
+    CASE_DETAIL = "case_detail"  # share the child's case detail with the consent's audience
+    IDENTITY = "identity"  # share the child's identity (and case detail) with its audience
+    KEEP_IDENTITY = "keep_identity"  # keep the child's identity on the register at all
+
+
+class ConsentMethod(StrEnum):
+    """How the guardian gave a consent."""
+
+    WRITTEN = "written"  # a signed or thumb-printed form
+    IN_PERSON = "in_person"  # said to the official face to face
+    PHONE = "phone"
+    VIDEO_CALL = "video_call"
 
 
 class ClaimStatus(StrEnum):

@@ -121,8 +121,8 @@ async def register(
     if consent:
         # The guardian agrees that a provider claiming the child's needs may know who it is.
         child_input["consent"] = {
-            "covers": ["IDENTITY_TO_CLAIMANT"],
-            "givenBy": "王奶奶",
+            "covers": ["IDENTITY"],
+            "givenBy": "奶奶",
             "givenAt": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
         }
     return await gql(REGISTER, {"input": child_input}, as_=as_)

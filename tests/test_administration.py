@@ -315,8 +315,8 @@ async def test_identity_reaches_a_claimant_only_with_standing_consent(
         await connection.execute(
             insert(GuardianConsent).values(
                 child_id=child_uuid,
-                covers=[ConsentScope.IDENTITY_TO_CLAIMANT],
-                given_by="王奶奶",
+                scope=ConsentScope.IDENTITY,
+                given_by="奶奶",
                 given_at=datetime.now(UTC),
             )
         )

@@ -68,8 +68,8 @@ def child_input(**overrides: Any) -> dict[str, Any]:
             "guardianPhone": "13800138000",
         },
         "consent": {
-            "covers": ["IDENTITY_TO_CLAIMANT"],
-            "givenBy": "李大山",
+            "covers": ["IDENTITY"],
+            "givenBy": "祖父",
             "givenAt": "2026-01-05T10:00:00+08:00",
         },
     }
@@ -199,7 +199,7 @@ REFUSALS = [
     ),
     pytest.param(
         "officer",
-        {"consent": {"covers": [], "givenBy": "李大山", "givenAt": "2026-01-05T10:00:00Z"}},
+        {"consent": {"covers": [], "givenBy": "祖父", "givenAt": "2026-01-05T10:00:00Z"}},
         "BAD_USER_INPUT",
         "consent.covers",
         id="consent-covers-nothing",
@@ -208,8 +208,8 @@ REFUSALS = [
         "officer",
         {
             "consent": {
-                "covers": ["IDENTITY_TO_CLAIMANT"],
-                "givenBy": "李大山",
+                "covers": ["IDENTITY"],
+                "givenBy": "祖父",
                 "givenAt": "2999-01-01T00:00:00Z",
             }
         },

@@ -134,8 +134,8 @@ async def build_scene(engine: AsyncEngine, settings: Settings) -> Scene:
             await connection.execute(
                 insert(GuardianConsent).values(
                     child_id=child_id,
-                    covers=[ConsentScope.IDENTITY_TO_CLAIMANT],
-                    given_by="王奶奶",
+                    scope=ConsentScope.IDENTITY,
+                    given_by="奶奶",
                     given_at=datetime.now(UTC) - timedelta(days=1),
                 )
             )

@@ -37,6 +37,7 @@ from hub.demo.regions import RegionTree, build_regions
 from hub.domain.id_numbers import parse_id_number
 from hub.vocabulary import (
     ChildStatus,
+    ConsentMethod,
     ConsentScope,
     Guardianship,
     NeedStatus,
@@ -241,7 +242,7 @@ class _ChildBuilder:
         guardian = self._guardian(guardianship, father_away, family, guizhou)
         self._identity(child_id, village, birth, sex, family, guardian)
         if guardian is not None and rng.random() < _CONSENT_SHARE:
-            self._consent(child_id, guardian[0], created)
+            self._consent(child_id, guardian[1], created)
         self._needs(child_id, village, age, work_city, created, officials)
 
     def _registrar(self, village_code: str) -> uuid.UUID:
@@ -355,8 +356,9 @@ class _ChildBuilder:
             {
                 "id": new_id(rng),
                 "child_id": child_id,
-                "covers": [ConsentScope.IDENTITY_TO_CLAIMANT],
+                "scope": ConsentScope.IDENTITY,
                 "given_by": given_by,
+                "method": ConsentMethod.WRITTEN,
                 "given_at": given,
                 "withdrawn_at": withdrawn,
                 "recorded_at": given + timedelta(hours=rng.uniform(0, 48)),

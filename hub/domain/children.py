@@ -361,13 +361,16 @@ async def register_child(
         )
     )
     if data.consent is not None:
-        session.add(
+        session.add_all(
             GuardianConsent(
                 child_id=child.id,
-                covers=list(data.consent.covers),
+                scope=scope,
                 given_by=data.consent.given_by.strip(),
                 given_at=data.consent.given_at,
+                recorded_by_provider_id=principal.provider_id,
+                recorded_by_member_id=principal.member_id,
             )
+            for scope in dict.fromkeys(data.consent.covers)
         )
     try:
         await session.flush()

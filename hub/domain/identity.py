@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Permission, jurisdictions_for
@@ -89,9 +89,12 @@ async def consented_children(
     rows = await session.scalars(
         select(GuardianConsent.child_id).where(
             any_of(GuardianConsent.child_id, wanted),
-            GuardianConsent.covers.contains([ConsentScope.IDENTITY_TO_CLAIMANT]),
+            GuardianConsent.scope == ConsentScope.IDENTITY,
+            GuardianConsent.provider_kind.is_(None),
+            GuardianConsent.provider_id.is_(None),
             GuardianConsent.given_at <= now,
             GuardianConsent.withdrawn_at.is_(None),
+            or_(GuardianConsent.expires_at.is_(None), GuardianConsent.expires_at > now),
         )
     )
     return set(rows)

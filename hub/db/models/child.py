@@ -17,7 +17,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.models.base import (
@@ -28,7 +28,14 @@ from hub.db.models.base import (
     updated_at_column,
     uuid_pk,
 )
-from hub.vocabulary import ChildStatus, ConsentScope, Guardianship, Sex
+from hub.vocabulary import (
+    ChildStatus,
+    ConsentMethod,
+    ConsentScope,
+    Guardianship,
+    ProviderKind,
+    Sex,
+)
 
 
 class Child(Base):
@@ -103,18 +110,55 @@ class ChildIdentity(Base):
 
 
 class GuardianConsent(Base):
-    """A guardian's consent to share a child's data, from when it was given until withdrawn."""
+    """One consent a guardian gave for a child: what it allows, with whom, how it was given,
+    and from when until it expires or is withdrawn.
+
+    The audience is a kind of provider, one named provider, or neither: then the claimants
+    whose kind needs no naming (the policy says which). Keeping the identity on the register
+    has no audience.
+    """
 
     __tablename__ = "guardian_consents"
+    __table_args__ = (
+        CheckConstraint("provider_kind IS NULL OR provider_id IS NULL", name="one_audience"),
+        CheckConstraint(
+            "scope <> 'keep_identity' OR (provider_kind IS NULL AND provider_id IS NULL)",
+            name="keeping_has_no_audience",
+        ),
+        CheckConstraint(
+            "withdrawal_reason IS NULL OR withdrawn_at IS NOT NULL", name="withdrawal_complete"
+        ),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     child_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("children.id", ondelete="CASCADE"), index=True
     )
-    covers: Mapped[list[ConsentScope]] = mapped_column(
-        ARRAY(pg_enum(ConsentScope, "consent_scope"))
+    scope: Mapped[ConsentScope] = mapped_column(pg_enum(ConsentScope, "consent_scope"))
+    provider_kind: Mapped[ProviderKind | None] = mapped_column(
+        pg_enum(ProviderKind, "provider_kind")
     )
+    provider_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("providers.id")
+    )
+    # Who consented, by their relation to the child ("grandmother"): a name is identity.
     given_by: Mapped[str] = mapped_column(String(100))
+    # NULL only for consents recorded before the method was.
+    method: Mapped[ConsentMethod | None] = mapped_column(pg_enum(ConsentMethod, "consent_method"))
     given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     recorded_at: Mapped[datetime] = created_at_column()
+    recorded_by_provider_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("providers.id")
+    )
+    recorded_by_member_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("members.id")
+    )
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_by_provider_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("providers.id")
+    )
+    withdrawn_by_member_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("members.id")
+    )
+    withdrawal_reason: Mapped[str | None] = mapped_column(String(500))
