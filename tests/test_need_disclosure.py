@@ -9,9 +9,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.auth.principals import member_principal
+from hub.db.engine import session_factory
+from hub.domain import claims, deliveries, needs
 from hub.vocabulary import NeedCategory
-from tests.coordination import END, OPEN_NEED, a_child, claimed, log, new_key
+from tests.coordination import END, OPEN_NEED, a_child, claimed, log, new_key, uuid_of
 from tests.graphql import GraphQLClient
+from tests.query_counter import count_statements
 from tests.world import World
 
 WINTER_CLOTHES = "冬季棉衣两件、棉鞋一双"
@@ -228,3 +232,41 @@ async def test_a_category_the_provider_stops_serving_stops_its_text_at_once(
     assert await reads() == (None, "每两周家访")
     await serve(list(NeedCategory))
     assert await reads() == (LOW_MOOD, "每两周家访")
+
+
+async def test_what_a_provider_holds_is_asked_once_per_batch(
+    gql: GraphQLClient, world: World, engine: AsyncEngine
+) -> None:
+    """Whatever a batch holds, a provider's needs, claims and deliveries cost one statement for
+    their rows and one for which of their needs the provider holds."""
+
+    async def statements(children: list[str]) -> list[int]:
+        ids = [uuid_of(child) for child in children]
+        async with session_factory(engine)() as session:
+            business = await member_principal(session, "business")
+            assert business is not None
+            counts = []
+            with count_statements(engine) as sent:
+                found = await needs.needs_of_children(session, business, ids)
+            counts.append(len(sent))
+            need_ids = [view.id for views in found.values() for view in views]
+            with count_statements(engine) as sent:
+                on_needs = await claims.claims_of_needs(session, business, need_ids)
+            counts.append(len(sent))
+            claim_ids = [view.id for views in on_needs.values() for view in views]
+            with count_statements(engine) as sent:
+                await deliveries.deliveries_of_claims(session, business, claim_ids)
+            counts.append(len(sent))
+        return counts
+
+    children = []
+    for n in range(6):
+        child = await a_child(gql, f"测试{n}")
+        clothes = await open_need(gql, child, "MATERIAL", WINTER_CLOTHES)
+        mood = await open_need(gql, child, "PSYCHOLOGICAL", LOW_MOOD)
+        claim = (await claimed(gql, clothes, "business"))["claim"]["id"]
+        (await log(gql, claim, "business")).ok()
+        claim = (await claimed(gql, mood, "ngo"))["claim"]["id"]
+        (await log(gql, claim, "ngo")).ok()
+        children.append(child)
+    assert await statements(children[:2]) == await statements(children) == [2, 2, 2]
