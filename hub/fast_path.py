@@ -9,7 +9,11 @@ and their loaders call: ``needs.page_query`` (``list_needs``), ``children.readab
 (``children_by_ids``), ``claims.on_needs`` (``claims_of_needs``), ``visibility.claimed_by``
 (``actively_claimed``), ``tier_for`` and ``visible_region`` for the tier. So every access rule
 and every tier applies unchanged, without building ORM entities and views (which cost more CPU
-than the database spent on the page); then a plain dict, encoded once.
+than the database spent on the page); then a plain dict, encoded once. The document asks for no
+text of a need or a claim, so what per-need disclosure (``hub.domain.disclosure``) decides shows
+nowhere on it; whether the reader claims each child, which decides the region each need shows,
+is asked of the readers ``disclosure.holdings`` would ask it of (who may claim, and are no
+officials of the county).
 
 Who asks, the charge and the page are read in one pool checkout without a transaction, in four
 statements: the principal, the rate limit, the page (its needs with their children, whether the
@@ -52,7 +56,6 @@ from sqlalchemy.orm import aliased
 from starlette.requests import Request
 
 from hub import fast_claim
-from hub.auth.policy import Permission, may
 from hub.auth.principal import Principal
 from hub.compiled_operations import CompiledDocument, global_id, prepay, requested
 from hub.db.availability import is_database_unavailable
@@ -60,6 +63,7 @@ from hub.db.lost_connections import discarded_when_lost
 from hub.db.models import Child, Claim, Need, Region
 from hub.db.raw import RawStatement
 from hub.domain import children, claims, clock, ledger, needs
+from hub.domain.disclosure import rules as disclosure
 from hub.domain.jurisdiction import COUNTY_CODE_LENGTH
 from hub.domain.needs import NeedOrder
 from hub.domain.pagination import PageRequest, encode_cursor, page_request
@@ -370,9 +374,7 @@ def _page_statement(principal: Principal, county: str, after_a_cursor: bool) -> 
     where = needs.NeedFilter(jurisdiction=county, statuses=_STATUSES, order=_ORDER)
     cursor = tuple(needs.cursor_parameters(_ORDER)) if after_a_cursor else None
     page = PageRequest(first=_PAGE_SIZE, after=cursor)
-    asks_claimant = may(principal, Permission.CLAIM) and not may(
-        principal, Permission.READ_CASE_DETAIL, county
-    )
+    asks_claimant = disclosure.may_hold(principal) and not disclosure.is_official(principal, county)
     claimant = claimed_by(principal.provider_id, Need.child_id) if asks_claimant else false()
     return (
         needs.page_query(

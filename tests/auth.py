@@ -121,11 +121,23 @@ class Tokens:
 
     async def member(self, login: str, *, scopes: Iterable[str] = ALL_SCOPES, **claims: Any) -> str:
         """A token for a member of the test world, through an app of their provider."""
-        provider_key = MEMBERS[login][0]
-        provider_id = self.world.providers[provider_key]
+        provider_id = self.world.providers[MEMBERS[login][0]]
+        return await self.for_member(
+            provider_id, self.world.members[login], scopes=scopes, **claims
+        )
+
+    async def for_member(
+        self,
+        provider_id: uuid.UUID,
+        member_id: uuid.UUID,
+        *,
+        scopes: Iterable[str] = ALL_SCOPES,
+        **claims: Any,
+    ) -> str:
+        """A token for any member acting for ``provider_id`` (where it holds a role), through
+        an app of that provider."""
         pk, client_id = await self.app_client(provider_id, scopes)
         family_id = uuid.uuid4()
-        member_id = self.world.members[login]
         async with self.engine.begin() as connection:
             await connection.execute(
                 insert(TokenFamily).values(

@@ -250,6 +250,27 @@ async def test_the_payload_is_the_need_as_the_subscriber_may_see_it(
     assert seen_by_business["need"]["region"]["code"] == COUNTY
 
 
+async def test_an_event_shows_the_text_of_a_need_only_to_its_holder(
+    app: Starlette, hub: str, gql: GraphQLClient, tokens: Tokens
+) -> None:
+    """A business holding a child's winter clothes hears of the child's other needs as anyone in
+    the area does: without their text (hub.domain.disclosure), as ``need`` would show them."""
+    child = await a_child(gql)
+    clothes = await a_need(gql, child)
+    await claimed(gql, clothes, "business")
+    async with subscribed(hub, await tokens.member("business")) as stream:
+        await subscribers(app, 1)
+        mood = await a_need(gql, child, category="PSYCHOLOGICAL")
+        other = await expect(stream, "OPENED", mood)
+        material = await a_need(gql, child)
+        theirs = await expect(stream, "OPENED", material)
+        await claimed(gql, material, "business")
+        held = await expect(stream, "CLAIMED", material)
+    assert other["need"]["description"] is None
+    assert theirs["need"]["description"] is None
+    assert held["need"]["description"] == "冬季棉衣两件"
+
+
 async def test_an_update_reaches_followers_of_the_county_only(
     app: Starlette, hub: str, gql: GraphQLClient, tokens: Tokens
 ) -> None:

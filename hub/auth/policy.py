@@ -7,8 +7,9 @@ jurisdiction covering the region, and - for a client - the token's scopes includ
 Permissions double as OAuth scopes: a client registered with ``register:read`` only can never
 do more than read the register, whatever roles its provider holds.
 
-Everything here is data (``ROLE_PERMISSIONS``, ``ROLE_RANK``, ``KIND_ROLES``) plus a few pure
-functions over it, so the permission-matrix tests can be generated from the policy itself.
+Everything here is data (``ROLE_PERMISSIONS``, ``ROLE_RANK``, ``KIND_ROLES``,
+``SENSITIVE_CATEGORY_READERS``) plus a few pure functions over it, so the permission-matrix tests
+can be generated from the policy itself.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from __future__ import annotations
 from enum import StrEnum
 
 from hub.auth.principal import Principal, covers
-from hub.vocabulary import ProviderKind, Role
+from hub.vocabulary import NeedCategory, ProviderKind, Role
 
 
 class Permission(StrEnum):
     READ_REGISTER = "register:read"  # pseudonymous facts of children and needs
-    READ_CASE_DETAIL = "register:read_case"  # village, school, guardianship, need description
+    # Village, school, guardianship; the text of every need of the region and of the claims and
+    # deliveries on it (``hub.domain.disclosure``).
+    READ_CASE_DETAIL = "register:read_case"
     READ_IDENTITY = "register:read_identity"  # officials: identities within their jurisdiction
     # Identity of a child the provider holds an active claim on, where the guardian consented.
     READ_CLAIMED_IDENTITY = "register:read_claimed_identity"
@@ -129,6 +132,44 @@ UNREGIONAL = frozenset(
 
 ALL_SCOPES: tuple[str, ...] = tuple(permission.value for permission in Permission)
 
+# The text of a need (its description, why it was cancelled) and of the claims and deliveries on
+# it goes to officials of the child's region (``register:read_case``) and to a provider holding
+# an active claim on that very need (``hub.domain.disclosure``). For these categories that is not
+# enough: the text tells of a child's mind, body, safety or legal trouble, and goes only to a
+# holder whose kind is listed here and who serves the category. A business, a volunteer group or
+# an individual never reads it; what they may hold of such a need they deliver by its category.
+#
+# - Psychological: schools (teachers and counsellors are the confidants the child has), NGOs
+#   (social workers), government departments (education bureaus, mental health services).
+# - Medical: NGOs (health and relief programmes) and government departments (health
+#   commissions, medical assistance of civil affairs); a school refers a child, it does not
+#   treat one.
+# - Safety and guardianship: NGOs, schools (which see a child alone at home first and must
+#   report it), village offices and government departments (civil affairs answers for
+#   guardianship).
+# - Legal: NGOs (legal aid organisations) and government departments (justice bureaus and their
+#   legal aid centres).
+#
+# Government departments and village offices are public bodies bound to keep what they learn of
+# a child confidential; their officials (government officers, child directors) read every need
+# of their region through ``register:read_case`` anyway. Listing them here only lets their staff
+# without that permission (workers, coordinators) read the needs they hold themselves.
+SENSITIVE_CATEGORY_READERS: dict[NeedCategory, frozenset[ProviderKind]] = {
+    NeedCategory.PSYCHOLOGICAL: frozenset(
+        {ProviderKind.SCHOOL, ProviderKind.NGO, ProviderKind.GOVERNMENT}
+    ),
+    NeedCategory.MEDICAL: frozenset({ProviderKind.NGO, ProviderKind.GOVERNMENT}),
+    NeedCategory.SAFETY: frozenset(
+        {
+            ProviderKind.SCHOOL,
+            ProviderKind.NGO,
+            ProviderKind.VILLAGE_OFFICE,
+            ProviderKind.GOVERNMENT,
+        }
+    ),
+    NeedCategory.LEGAL: frozenset({ProviderKind.NGO, ProviderKind.GOVERNMENT}),
+}
+
 
 def jurisdictions_for(principal: Principal, permission: Permission) -> tuple[str, ...]:
     """The region prefixes where the principal holds ``permission``; empty if nowhere."""
@@ -154,6 +195,16 @@ def may(principal: Principal, permission: Permission, region_code: str | None = 
     if region_code is None:
         return bool(prefixes)
     return any(covers(prefix, region_code) for prefix in prefixes)
+
+
+def qualifies_for_category(principal: Principal, category: NeedCategory) -> bool:
+    """Whether the principal's provider may read the text of a need of ``category`` it holds:
+    any category but a sensitive one, and a sensitive one only if the provider's kind is among
+    its readers (``SENSITIVE_CATEGORY_READERS``) and the provider serves it."""
+    readers = SENSITIVE_CATEGORY_READERS.get(category)
+    if readers is None:
+        return True
+    return principal.provider_kind in readers and category in principal.served_categories
 
 
 def may_introspect(principal: Principal | None, *, dev: bool) -> bool:

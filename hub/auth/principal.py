@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from hub.vocabulary import ProviderKind, Role
+from hub.vocabulary import NeedCategory, ProviderKind, Role
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,9 @@ class Principal:
     scopes: frozenset[str] | None = None
     # Acting through a client restricted to its trusted documents: it may run nothing else.
     trusted_documents_only: bool = False
+    # The need categories the provider serves (``providers.categories``), read live with the
+    # roles: the text of a sensitive need goes only to a provider serving its category.
+    served_categories: frozenset[NeedCategory] = frozenset()
     label: str = field(default="", compare=False)
 
     @property

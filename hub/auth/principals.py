@@ -6,7 +6,7 @@ import functools
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import ARRAY, Select, String, bindparam, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.principal import Grant, Principal
@@ -20,7 +20,17 @@ from hub.db.models import (
     RoleGrant,
     TokenFamily,
 )
-from hub.vocabulary import ProviderStatus, Role
+from hub.vocabulary import NeedCategory, ProviderStatus, Role
+
+
+def _served(categories: Any) -> frozenset[NeedCategory]:
+    """The provider's categories as the principal carries them: read with its roles, on every
+    request, so that a category the provider stops serving stops counting at once."""
+    return frozenset(NeedCategory(category) for category in categories or ())
+
+
+# As text: the raw path (``hub.db.raw``) reads an array of text, not one of an enum type.
+_SERVED_CATEGORIES = cast(Provider.categories, ARRAY(String)).label("served_categories")
 
 
 async def member_principal(
@@ -33,7 +43,14 @@ async def member_principal(
     """
     rows = (
         await session.execute(
-            select(Member.id, Provider.id, Provider.kind, RoleGrant.role, RoleGrant.jurisdiction)
+            select(
+                Member.id,
+                Provider.id,
+                Provider.kind,
+                RoleGrant.role,
+                RoleGrant.jurisdiction,
+                _SERVED_CATEGORIES,
+            )
             .join(RoleGrant, RoleGrant.member_id == Member.id)
             .join(Provider, Provider.id == RoleGrant.provider_id)
             .where(
@@ -54,6 +71,7 @@ async def member_principal(
         provider_kind=kind,
         member_id=member_id,
         grants=tuple(Grant(role=row[3], jurisdiction=row[4]) for row in rows),
+        served_categories=_served(rows[0][5]),
         label=login,
     )
 
@@ -138,6 +156,7 @@ def _token_principal_statement(for_member: bool) -> Select[Any]:
             OAuthClient.trusted_documents_only,
             Provider.id,
             Provider.kind,
+            _SERVED_CATEGORIES,
             revoked_token.label("token_revoked"),
             family_live.label("family_live"),
             login.label("member_login"),
@@ -178,6 +197,7 @@ async def token_principal(session: AsyncSession, claims: AccessClaims) -> Princi
         trusted_documents_only,
         provider_id,
         provider_kind,
+        served_categories,
         is_revoked,
         is_family_live,
         member_login,
@@ -197,6 +217,7 @@ async def token_principal(session: AsyncSession, claims: AccessClaims) -> Princi
             trusted_documents_only=trusted_documents_only,
             grants=grants,
             scopes=scopes,
+            served_categories=_served(served_categories),
             label=client_name,
         )
     if claims.family_id is None or not is_family_live:
@@ -211,6 +232,7 @@ async def token_principal(session: AsyncSession, claims: AccessClaims) -> Princi
         trusted_documents_only=trusted_documents_only,
         grants=grants,
         scopes=scopes,
+        served_categories=_served(served_categories),
         label=member_login,
     )
 
@@ -233,5 +255,6 @@ async def external_principal(
         trusted_documents_only=client.trusted_documents_only,
         grants=grants,
         scopes=scopes & frozenset(client.scopes),
+        served_categories=_served(provider.categories),
         label=f"{client.external_issuer} {subject}",
     )

@@ -51,13 +51,13 @@ from hub.domain.coordination_errors import (
     NeedNotClaimable,
     NotClaimant,
 )
+from hub.domain.disclosure import Disclosure, Holdings, disclosure_for
 from hub.domain.errors import Forbidden, InvalidInput, NotFound, StaleVersion
 from hub.domain.jurisdiction import checked_prefix, within, within_parameter
 from hub.domain.needs import NeedView
 from hub.domain.needs import view_of as need_view
 from hub.domain.pagination import Page, PageRequest, make_page, typed_key
 from hub.domain.rules import CoordinationRules
-from hub.domain.visibility import actively_claimed
 from hub.vocabulary import ClaimStatus, NeedCategory, NeedStatus, NeedUnit
 
 CURSOR_KIND = "claim"
@@ -87,7 +87,8 @@ class ClaimView:
     ended_at: datetime | None
     version: int
     own: bool
-    # Case detail: for the claimant, officials and providers actively claiming the child.
+    # The claim's text: for its own provider, officials of the child's region and the provider
+    # holding the need (``hub.domain.disclosure``).
     note: str | None = None
     end_reason: str | None = None
 
@@ -149,14 +150,14 @@ async def _views(
     principal: Principal,
     rows: Sequence[Row[Claim, uuid.UUID, str, NeedCategory, NeedUnit | None, bool]],
 ) -> list[ClaimView]:
-    # A provider's own claims show their detail anyway: ask about the others' children only.
-    claimed = await actively_claimed(
+    # A provider's own claims show their text anyway: ask about the others' children only.
+    seen = await disclosure_for(
         session,
         principal,
         ((row[1], row[2]) for row in rows if row[0].provider_id != principal.provider_id),
     )
     return [
-        _view(principal, claim, child_id, region_code, category, unit, expired, claimed)
+        _view(principal, claim, child_id, region_code, category, unit, expired, seen)
         for claim, child_id, region_code, category, unit, expired in rows
     ]
 
@@ -169,12 +170,14 @@ def _view(
     category: NeedCategory,
     unit: NeedUnit | None,
     expired: bool,
-    claimed: Collection[uuid.UUID] = frozenset(),
+    disclosure: Disclosure | None = None,
 ) -> ClaimView:
-    """A claim as ``principal`` sees it; ``claimed``: the others' children whose detail the
-    principal sees through a claim of its own (``actively_claimed``)."""
+    """A claim as ``principal`` sees it; ``disclosure``: what the principal's provider holds of
+    the others' claims' children (``disclosure_for``), without which it reads as one holding
+    nothing but its own claims."""
     own = claim.provider_id == principal.provider_id
-    detail = own or child_id in claimed or may(principal, Permission.READ_CASE_DETAIL, region_code)
+    seen = disclosure or Disclosure(principal)
+    text = seen.record_text(claim.provider_id, claim.need_id, region_code, category)
     return ClaimView(
         id=claim.id,
         need_id=claim.need_id,
@@ -193,8 +196,8 @@ def _view(
         ended_at=claim.ended_at,
         version=claim.version,
         own=own,
-        note=claim.note if detail else None,
-        end_reason=claim.end_reason if detail else None,
+        note=claim.note if text else None,
+        end_reason=claim.end_reason if text else None,
     )
 
 
@@ -586,7 +589,9 @@ async def claim_need(
         else ()
     )
     need_now = dataclasses.replace(
-        need_view(need, principal, {view.child_id}),
+        need_view(
+            need, principal, Disclosure(principal, Holdings.of_claim(need.child_id, need.id))
+        ),
         status=status,
         pledged_quantity=claim.settled_pledged,
         version=claim.settled_version,
@@ -717,7 +722,15 @@ async def _claimed(
         if warnings
         else ()
     )
-    return Claimed(claim=view, need=need_view(need, principal, {view.child_id}), warnings=found)
+    # The need as its claimant reads it while the claim holds it.
+    held = (
+        Holdings.of_claim(need.child_id, need.id)
+        if view.status is ClaimStatus.ACTIVE
+        else Holdings(children=frozenset({need.child_id}))
+    )
+    return Claimed(
+        claim=view, need=need_view(need, principal, Disclosure(principal, held)), warnings=found
+    )
 
 
 async def _replayed(

@@ -30,10 +30,10 @@ from hub.domain.coordination_errors import (
     OverDelivery,
     SelfVerification,
 )
+from hub.domain.disclosure import disclosure_for
 from hub.domain.errors import Forbidden, InvalidInput, NotFound, StaleVersion
 from hub.domain.rules import DISPUTE_GRACE
-from hub.domain.visibility import actively_claimed
-from hub.vocabulary import ClaimStatus, DeliveryStatus, NeedUnit
+from hub.vocabulary import ClaimStatus, DeliveryStatus, NeedCategory, NeedUnit
 
 DESCRIPTION_LIMIT = 2000
 EVIDENCE_LIMIT = 2000
@@ -55,15 +55,16 @@ class DeliveryView:
     reviewed_at: datetime | None
     reviewed_by_provider_id: uuid.UUID | None
     version: int
-    # Case detail: for the claimant, officials and providers actively claiming the child.
+    # The delivery's text: for its own provider, officials of the child's region and the
+    # provider holding the need (``hub.domain.disclosure``).
     description: str | None = None
     evidence: str | None = None
     dispute_reason: str | None = None
 
 
-def _columns() -> Select[Delivery, uuid.UUID, uuid.UUID, str, NeedUnit | None]:
+def _columns() -> Select[Delivery, uuid.UUID, uuid.UUID, str, NeedCategory, NeedUnit | None]:
     return (
-        select(Delivery, Claim.need_id, Need.child_id, Need.region_code, Need.unit)
+        select(Delivery, Claim.need_id, Need.child_id, Need.region_code, Need.category, Need.unit)
         .join(Claim, Claim.id == Delivery.claim_id)
         .join(Need, Need.id == Claim.need_id)
     )
@@ -72,16 +73,17 @@ def _columns() -> Select[Delivery, uuid.UUID, uuid.UUID, str, NeedUnit | None]:
 async def _views(
     session: AsyncSession,
     principal: Principal,
-    rows: Sequence[Row[Delivery, uuid.UUID, uuid.UUID, str, NeedUnit | None]],
+    rows: Sequence[Row[Delivery, uuid.UUID, uuid.UUID, str, NeedCategory, NeedUnit | None]],
 ) -> list[DeliveryView]:
-    claimed = await actively_claimed(session, principal, ((row[2], row[3]) for row in rows))
+    # A provider's own deliveries show their text anyway: ask about the others' children only.
+    seen = await disclosure_for(
+        session,
+        principal,
+        ((row[2], row[3]) for row in rows if row[0].provider_id != principal.provider_id),
+    )
     views = []
-    for delivery, need_id, child_id, region_code, unit in rows:
-        detail = (
-            delivery.provider_id == principal.provider_id
-            or child_id in claimed
-            or may(principal, Permission.READ_CASE_DETAIL, region_code)
-        )
+    for delivery, need_id, _child_id, region_code, category, unit in rows:
+        text = seen.record_text(delivery.provider_id, need_id, region_code, category)
         views.append(
             DeliveryView(
                 id=delivery.id,
@@ -96,9 +98,9 @@ async def _views(
                 reviewed_at=delivery.reviewed_at,
                 reviewed_by_provider_id=delivery.reviewed_by_provider_id,
                 version=delivery.version,
-                description=delivery.description if detail else None,
-                evidence=delivery.evidence if detail else None,
-                dispute_reason=delivery.dispute_reason if detail else None,
+                description=delivery.description if text else None,
+                evidence=delivery.evidence if text else None,
+                dispute_reason=delivery.dispute_reason if text else None,
             )
         )
     return views

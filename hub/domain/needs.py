@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -20,10 +20,11 @@ from hub.db.models import Child, Need
 from hub.domain import audit, events, idempotency, ledger
 from hub.domain.change_checkpoints import checkpoint_at_or_before
 from hub.domain.clock import as_utc, instant, today, utcnow
+from hub.domain.disclosure import Disclosure, disclosure_for
 from hub.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
 from hub.domain.jurisdiction import checked_prefix, narrow, within
 from hub.domain.pagination import Page, PageRequest, make_page, typed_key
-from hub.domain.visibility import Tier, actively_claimed, tier_for, visible_region
+from hub.domain.visibility import Tier, tier_for, visible_region
 from hub.vocabulary import ChildStatus, NeedCategory, NeedStatus, NeedUnit, Urgency
 
 DESCRIPTION_LIMIT = 2000
@@ -51,10 +52,12 @@ class NeedView:
     version: int
     created_at: datetime
     updated_at: datetime
-    tier: Tier
+    tier: Tier  # the child's, which the need's region follows
     # Held by active and fulfilled claims, plus what ended claims delivered; an indivisible
     # need counts as one.
     pledged_quantity: Decimal = Decimal(0)
+    # The need's text: for officials of the region and the provider holding this very need
+    # (``hub.domain.disclosure``).
     description: str | None = None
     cancel_reason: str | None = None
 
@@ -68,10 +71,13 @@ class NeedView:
 def view_of(
     need: Need | Row[*tuple[Any, ...]],
     principal: Principal,
-    claimed: Collection[uuid.UUID] = frozenset(),
+    disclosure: Disclosure | None = None,
 ) -> NeedView:
-    """``claimed``: children the principal's provider actively claims (see ``actively_claimed``)."""
-    tier = tier_for(principal, need.region_code, claimant=need.child_id in claimed)
+    """``disclosure``: what the principal's provider holds among the batch's children (see
+    ``disclosure_for``); without it, the principal reads as one holding nothing."""
+    seen = disclosure or Disclosure(principal)
+    tier = tier_for(principal, need.region_code, claimant=seen.claims_child(need.child_id))
+    text = seen.need_text(need.id, need.region_code, need.category)
     return NeedView(
         id=need.id,
         child_id=need.child_id,
@@ -88,8 +94,8 @@ def view_of(
         updated_at=need.updated_at,
         tier=tier,
         pledged_quantity=need.pledged_quantity,
-        description=need.description if tier.case_detail else None,
-        cancel_reason=need.cancel_reason if tier.case_detail else None,
+        description=need.description if text else None,
+        cancel_reason=need.cancel_reason if text else None,
     )
 
 
@@ -127,11 +133,10 @@ async def needs_by_ids(
 async def views_of(
     session: AsyncSession, principal: Principal, rows: Sequence[Need]
 ) -> list[NeedView]:
-    """Views of a batch of needs, with one query for the children the principal claims."""
-    claimed = await actively_claimed(
-        session, principal, ((n.child_id, n.region_code) for n in rows)
-    )
-    return [view_of(need, principal, claimed) for need in rows]
+    """Views of a batch of needs, with one query for what the principal's provider holds of
+    their children."""
+    seen = await disclosure_for(session, principal, ((n.child_id, n.region_code) for n in rows))
+    return [view_of(need, principal, seen) for need in rows]
 
 
 async def needs_of_children(

@@ -1,6 +1,8 @@
-"""A query asks the database once per child whether the reader's provider actively claims it.
+"""A query asks the database once per child which of its needs the reader's provider holds.
 
-Needs, children and claims each decide the reader's tier from that answer (DESIGN rule 3); in a
+Needs, children, claims and deliveries each decide what the reader sees from that answer (the
+child's case detail by whether it claims the child at all, the text of each need and of the
+claims and deliveries on it by whether it holds that need: ``hub.domain.disclosure``); in a
 query, which writes nothing, the answer cannot change between them. Mutations and subscriptions
 ask afresh every time: a mutation may make the very claim, a subscription lives on.
 """
@@ -12,13 +14,13 @@ from collections.abc import Iterator
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from hub.domain.visibility import claimant_memo
+from hub.domain.disclosure import holdings_memo
 
 
 class ClaimantMemo(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         if self.execution_context.operation_type is OperationType.QUERY:
-            with claimant_memo():
+            with holdings_memo():
                 yield
         else:
             yield

@@ -18,9 +18,12 @@ from hub.domain.overlaps import AidKind
 from hub.domain.overlaps import OverlapWarning as OverlapWarningView
 from hub.schema.context import Info
 from hub.schema.federation import CASE_DETAIL
-from hub.schema.needs import Need
+from hub.schema.needs import Need, record_text
 from hub.schema.providers import Provider
 from hub.vocabulary import ClaimStatus, DeliveryStatus, NeedCategory, NeedUnit
+
+_CLAIM_TEXT = record_text("claim's", "the claim's own provider")
+_DELIVERY_TEXT = record_text("delivery's", "the provider that delivered")
 
 
 async def load_provider(info: Info, provider_id: uuid.UUID | None) -> Provider | None:
@@ -39,8 +42,9 @@ async def load_need(info: Info, need_id: uuid.UUID) -> Need:
 
 @strawberry.type(
     description="A provider's commitment to meet a need, or for a divisible need a pledged "
-    "share of it. Fields marked as case detail are null unless you hold the claim, are an "
-    "official of the child's region, or actively claim the child."
+    "share of it. Its note and end reason are null unless the claim is your provider's, you are "
+    "an official of the child's region, or your provider holds an active claim on the same need "
+    "(and, for a sensitive category, may read it)."
 )
 class Claim(relay.Node):
     view: strawberry.Private[ClaimView]
@@ -72,9 +76,9 @@ class Claim(relay.Node):
     version: int = strawberry.field(
         description="Send it back with a change; a stale one is refused."
     )
-    note: str | None = strawberry.federation.field(description="Case detail.", tags=[CASE_DETAIL])
+    note: str | None = strawberry.federation.field(description=_CLAIM_TEXT, tags=[CASE_DETAIL])
     end_reason: str | None = strawberry.federation.field(
-        description="Case detail.", tags=[CASE_DETAIL]
+        description="Why it ended: for those who read the note.", tags=[CASE_DETAIL]
     )
 
     @classmethod
@@ -129,13 +133,14 @@ class Delivery(relay.Node):
     reviewed_at: datetime | None
     version: int
     description: str | None = strawberry.federation.field(
-        description="Case detail.", tags=[CASE_DETAIL]
+        description=_DELIVERY_TEXT, tags=[CASE_DETAIL]
     )
     evidence: str | None = strawberry.federation.field(
-        description="Case detail.", tags=[CASE_DETAIL]
+        description="For those who read the description.", tags=[CASE_DETAIL]
     )
     dispute_reason: str | None = strawberry.federation.field(
-        description="Case detail.", tags=[CASE_DETAIL]
+        description="Why it was disputed: for those who read the description.",
+        tags=[CASE_DETAIL],
     )
 
     @classmethod

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry import relay
 
+from hub.auth.policy import SENSITIVE_CATEGORY_READERS
 from hub.domain.errors import NotFound
 from hub.domain.needs import NeedView
 from hub.schema.children import Child
@@ -23,6 +24,30 @@ if TYPE_CHECKING:
     from hub.schema.coordination import Claim
 
 logger = logging.getLogger(__name__)
+
+_SENSITIVE = [category.name for category in NeedCategory if category in SENSITIVE_CATEGORY_READERS]
+
+
+# Who reads the text of a need, and of the claims and deliveries on it (hub.domain.disclosure),
+# written from the policy's own list of sensitive categories.
+def _text_readers(need: str) -> str:
+    return (
+        f"officials of the child's region, and a provider holding an active claim on {need} (a "
+        "claim on another need of the child is not enough); for "
+        f"{', '.join(_SENSITIVE[:-1])} and {_SENSITIVE[-1]} needs, only a provider whose kind "
+        "may read that category and which serves it. Null for everyone else."
+    )
+
+
+NEED_TEXT = f"The need's own text: for {_text_readers('this very need')}"
+
+
+def record_text(record: str, owner: str) -> str:
+    """The description of a claim's or a delivery's text field, ``owner`` always reading it."""
+    return (
+        f"For {owner}; otherwise as the need's description: for "
+        f"{_text_readers(f'the {record} need')}"
+    )
 
 
 @strawberry.federation.type(keys=["id"], description="One concrete need of one child.")
@@ -48,11 +73,10 @@ class Need(relay.Node):
     )
     created_at: datetime
     updated_at: datetime
-    description: str | None = strawberry.federation.field(
-        description="Case detail.", tags=[CASE_DETAIL]
-    )
+    description: str | None = strawberry.federation.field(description=NEED_TEXT, tags=[CASE_DETAIL])
     cancel_reason: str | None = strawberry.federation.field(
-        description="Case detail.", tags=[CASE_DETAIL]
+        description="Why it was cancelled: for those who read the description.",
+        tags=[CASE_DETAIL],
     )
 
     @classmethod
