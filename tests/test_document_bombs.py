@@ -17,8 +17,10 @@ from tests.world import World
 
 DEFAULTS = Settings()
 # Refusing a bomb reads its 1.6 kB once (about 15 ms of CPU); walking its 2**40 spreads would
-# take days.
-AT_ONCE = 0.05
+# take days, and walking even 2**30 of them minutes. The bound only tells the two apart: it is
+# no speed target (those are measured in bench/), and it is wide because a thread's CPU time
+# too grows when the suite's other processes crowd the machine's caches (0.36 s was seen).
+AT_ONCE = 1.0
 
 
 def doubling(
@@ -84,7 +86,7 @@ async def test_every_shape_of_fan_out_is_refused_at_once(
     ):
         refused, seconds = await timed(http.post("/graphql", json={"query": document}))
         assert codes(refused) == expected, name
-        assert seconds < AT_ONCE * 4, (name, seconds)
+        assert seconds < AT_ONCE, (name, seconds)
 
 
 async def test_depth_and_aliases_through_fragments_are_counted_at_every_spread(
